@@ -1,0 +1,105 @@
+//! Element-wise activations, forward and backward. Backward is written in terms of the forward *output*
+//! y (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²), so the pre-activation need not be kept.
+use crate::math::{sigmoid, sigmoid4, tanh, tanh4};
+use crate::{for_lanes, split_elems};
+use core::arch::wasm32::*;
+
+pub const LINEAR: u32 = 0;
+pub const RELU: u32 = 1;
+pub const SIGMOID: u32 = 2;
+pub const TANH: u32 = 3;
+
+#[inline(always)]
+unsafe fn ld(p: *const f32, i: usize) -> v128 {
+    v128_load(p.add(i) as *const v128)
+}
+#[inline(always)]
+unsafe fn st(p: *mut f32, i: usize, v: v128) {
+    v128_store(p.add(i) as *mut v128, v)
+}
+
+pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
+    let (s, e) = split_elems(n, tid, nt);
+    match kind {
+        RELU => for_lanes(s, e, |i| st(y, i, f32x4_pmax(ld(x, i), f32x4_splat(0.0))), |i| {
+            let v = *x.add(i);
+            *y.add(i) = if v < 0.0 { 0.0 } else { v };
+        }),
+        SIGMOID => for_lanes(s, e, |i| st(y, i, sigmoid4(ld(x, i))), |i| *y.add(i) = sigmoid(*x.add(i))),
+        TANH => for_lanes(s, e, |i| st(y, i, tanh4(ld(x, i))), |i| *y.add(i) = tanh(*x.add(i))),
+        _ => {
+            if x != y as *const f32 {
+                core::ptr::copy(x.add(s), y.add(s), e - s);
+            }
+        }
+    }
+}
+
+/// dx = dy · f'(y); dx may alias dy.
+pub unsafe fn backward(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32, tid: usize, nt: usize) {
+    let (s, e) = split_elems(n, tid, nt);
+    let one = f32x4_splat(1.0);
+    let zero = f32x4_splat(0.0);
+    match kind {
+        RELU => for_lanes(
+            s,
+            e,
+            |i| st(dx, i, v128_and(ld(dy, i), f32x4_gt(ld(y, i), zero))),
+            |i| *dx.add(i) = if *y.add(i) > 0.0 { *dy.add(i) } else { 0.0 },
+        ),
+        SIGMOID => for_lanes(
+            s,
+            e,
+            |i| {
+                let yv = ld(y, i);
+                st(dx, i, f32x4_mul(ld(dy, i), f32x4_mul(yv, f32x4_sub(one, yv))))
+            },
+            |i| {
+                let yv = *y.add(i);
+                *dx.add(i) = *dy.add(i) * (yv * (1.0 - yv));
+            },
+        ),
+        TANH => for_lanes(
+            s,
+            e,
+            |i| {
+                let yv = ld(y, i);
+                st(dx, i, f32x4_mul(ld(dy, i), f32x4_sub(one, f32x4_mul(yv, yv))))
+            },
+            |i| {
+                let yv = *y.add(i);
+                *dx.add(i) = *dy.add(i) * (1.0 - yv * yv);
+            },
+        ),
+        _ => {
+            if dy != dx as *const f32 {
+                core::ptr::copy(dy.add(s), dx.add(s), e - s);
+            }
+        }
+    }
+}
+
+/// Naive references (libm-free, so they share `math`'s exp; the tests check exp itself against f64).
+pub unsafe fn forward_naive(kind: u32, n: usize, x: *const f32, y: *mut f32) {
+    for i in 0..n {
+        let v = *x.add(i);
+        *y.add(i) = match kind {
+            RELU => if v < 0.0 { 0.0 } else { v },
+            SIGMOID => sigmoid(v),
+            TANH => tanh(v),
+            _ => v,
+        };
+    }
+}
+
+pub unsafe fn backward_naive(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32) {
+    for i in 0..n {
+        let (yv, g) = (*y.add(i), *dy.add(i));
+        *dx.add(i) = match kind {
+            RELU => if yv > 0.0 { g } else { 0.0 },
+            SIGMOID => g * (yv * (1.0 - yv)),
+            TANH => g * (1.0 - yv * yv),
+            _ => g,
+        };
+    }
+}

@@ -1,0 +1,31 @@
+//! Batch assembly: rows picked by an index list from a dataset that stays in its stored dtype
+//! (MNIST stays uint8 in memory; only the current batch becomes f32, scaled on the way).
+use crate::split;
+
+pub const U8: u32 = 0;
+pub const F32: u32 = 1;
+pub const I32: u32 = 2;
+
+/// dst[r, :] = src[idx[r], :] · scale, converting `src_kind` to `dst_kind` (F32, or I32 for labels).
+pub unsafe fn gather(src_kind: u32, dst_kind: u32, rows: usize, row_len: usize, idx: *const i32, src: *const u8, dst: *mut u8, scale: f32, tid: usize, nt: usize) {
+    let (r0, r1) = split(rows, tid, nt);
+    for r in r0..r1 {
+        let s = *idx.add(r) as usize * row_len;
+        let d = r * row_len;
+        for c in 0..row_len {
+            let v: f32 = match src_kind {
+                U8 => *src.add(s + c) as f32,
+                I32 => *(src as *const i32).add(s + c) as f32,
+                _ => *(src as *const f32).add(s + c),
+            };
+            if dst_kind == I32 {
+                *(dst as *mut i32).add(d + c) = match src_kind {
+                    I32 => *(src as *const i32).add(s + c),
+                    _ => v as i32,
+                };
+            } else {
+                *(dst as *mut f32).add(d + c) = v * scale;
+            }
+        }
+    }
+}

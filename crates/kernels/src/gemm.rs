@@ -1,0 +1,311 @@
+//! GEMM in three row-major layouts, with a fused bias + activation epilogue:
+//!   NN: C = A·B    (A [M,K], B [K,N])  — dense forward
+//!   TN: C = Aᵀ·B   (A [K,M], B [K,N])  — dense backward, dW = Xᵀ·dY
+//!   NT: C = A·Bᵀ   (A [M,K], B [N,K])  — dense backward, dX = dY·Wᵀ
+//! NN and TN share one micro-kernel that broadcasts one A value per row and multiplies it by two 4-wide
+//! vectors of a B row (a 4×8 tile, twelve v128 registers). NT is a dot-product kernel: both operands are
+//! contiguous along K, so a 4×2 tile of 4-lane partial sums is reduced horizontally at the end.
+//! Each output element is computed by the same sequence of operations whichever tile and thread it falls
+//! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
+//! are bitwise identical for any thread count.
+use crate::split;
+use core::arch::wasm32::*;
+
+pub const NN: u32 = 0;
+pub const NT: u32 = 1;
+pub const TN: u32 = 2;
+
+pub const ACT_LINEAR: u32 = 0;
+pub const ACT_RELU: u32 = 1;
+
+#[derive(Clone, Copy)]
+pub struct Gemm {
+    pub layout: u32,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: *const f32,
+    pub lda: usize,
+    pub b: *const f32,
+    pub ldb: usize,
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub bias: *const f32, // null: none
+    pub act: u32,
+}
+
+#[inline(always)]
+fn relu4(v: v128) -> v128 {
+    // pmax(v, 0) is `v < 0 ? 0 : v`: NaN stays NaN (so a diverging run is noticed), exactly like store1.
+    f32x4_pmax(v, f32x4_splat(0.0))
+}
+
+#[inline(always)]
+unsafe fn store4(g: &Gemm, p: *mut f32, j: usize, acc: v128) {
+    let mut v = acc;
+    if !g.bias.is_null() {
+        v = f32x4_add(v, v128_load(g.bias.add(j) as *const v128));
+    }
+    if g.act == ACT_RELU {
+        v = relu4(v);
+    }
+    v128_store(p as *mut v128, v);
+}
+
+#[inline(always)]
+unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
+    let mut v = acc;
+    if !g.bias.is_null() {
+        v += *g.bias.add(j);
+    }
+    if g.act == ACT_RELU && v < 0.0 {
+        v = 0.0;
+    }
+    *p = v;
+}
+
+/// A(i, k) for NN (`T = false`: a[i*lda + k]) and TN (`T = true`: a[k*lda + i]).
+#[inline(always)]
+unsafe fn a_at<const T: bool>(g: &Gemm, i: usize, k: usize) -> *const f32 {
+    if T {
+        g.a.add(k * g.lda + i)
+    } else {
+        g.a.add(i * g.lda + k)
+    }
+}
+
+/// R rows × 8 columns starting at (i0, j0).
+#[inline(always)]
+unsafe fn tile_8<const R: usize, const T: bool>(g: &Gemm, i0: usize, j0: usize) {
+    let mut acc = [[f32x4_splat(0.0); 2]; R];
+    let mut ap = [core::ptr::null::<f32>(); R];
+    for r in 0..R {
+        ap[r] = a_at::<T>(g, i0 + r, 0);
+    }
+    let astep = if T { g.lda } else { 1 };
+    let mut bp = g.b.add(j0);
+    for _ in 0..g.k {
+        let b0 = v128_load(bp as *const v128);
+        let b1 = v128_load(bp.add(4) as *const v128);
+        for r in 0..R {
+            let a = v128_load32_splat(ap[r] as *const u32);
+            acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(a, b0));
+            acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(a, b1));
+            ap[r] = ap[r].add(astep);
+        }
+        bp = bp.add(g.ldb);
+    }
+    for r in 0..R {
+        let cp = g.c.add((i0 + r) * g.ldc + j0);
+        store4(g, cp, j0, acc[r][0]);
+        store4(g, cp.add(4), j0 + 4, acc[r][1]);
+    }
+}
+
+/// R rows × 4 columns.
+#[inline(always)]
+unsafe fn tile_4<const R: usize, const T: bool>(g: &Gemm, i0: usize, j0: usize) {
+    let mut acc = [f32x4_splat(0.0); R];
+    let mut ap = [core::ptr::null::<f32>(); R];
+    for r in 0..R {
+        ap[r] = a_at::<T>(g, i0 + r, 0);
+    }
+    let astep = if T { g.lda } else { 1 };
+    let mut bp = g.b.add(j0);
+    for _ in 0..g.k {
+        let b0 = v128_load(bp as *const v128);
+        for r in 0..R {
+            let a = v128_load32_splat(ap[r] as *const u32);
+            acc[r] = f32x4_add(acc[r], f32x4_mul(a, b0));
+            ap[r] = ap[r].add(astep);
+        }
+        bp = bp.add(g.ldb);
+    }
+    for r in 0..R {
+        store4(g, g.c.add((i0 + r) * g.ldc + j0), j0, acc[r]);
+    }
+}
+
+/// One row × one column, as one SIMD lane would do it.
+#[inline(always)]
+unsafe fn tile_1<const T: bool>(g: &Gemm, i: usize, j: usize) {
+    let mut acc = 0.0f32;
+    let mut ap = a_at::<T>(g, i, 0);
+    let astep = if T { g.lda } else { 1 };
+    let mut bp = g.b.add(j);
+    for _ in 0..g.k {
+        acc += *ap * *bp;
+        ap = ap.add(astep);
+        bp = bp.add(g.ldb);
+    }
+    store1(g, g.c.add(i * g.ldc + j), j, acc);
+}
+
+#[inline(always)]
+unsafe fn rows_8<const T: bool>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
+    let mut i = i0;
+    while i + 4 <= i1 {
+        tile_8::<4, T>(g, i, j0);
+        i += 4;
+    }
+    match i1 - i {
+        3 => tile_8::<3, T>(g, i, j0),
+        2 => tile_8::<2, T>(g, i, j0),
+        1 => tile_8::<1, T>(g, i, j0),
+        _ => {}
+    }
+}
+
+#[inline(always)]
+unsafe fn rows_4<const T: bool>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
+    let mut i = i0;
+    while i + 4 <= i1 {
+        tile_4::<4, T>(g, i, j0);
+        i += 4;
+    }
+    match i1 - i {
+        3 => tile_4::<3, T>(g, i, j0),
+        2 => tile_4::<2, T>(g, i, j0),
+        1 => tile_4::<1, T>(g, i, j0),
+        _ => {}
+    }
+}
+
+/// NN/TN over rows [i0,i1) and 8-column panels [p0,p1). The last panel may be narrower than 8.
+unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
+    for p in p0..p1 {
+        let j0 = p * 8;
+        let w = (g.n - j0).min(8);
+        if w == 8 {
+            rows_8::<T>(g, i0, i1, j0);
+        } else {
+            let mut j = j0;
+            if w >= 4 {
+                rows_4::<T>(g, i0, i1, j0);
+                j += 4;
+            }
+            while j < j0 + w {
+                for i in i0..i1 {
+                    tile_1::<T>(g, i, j);
+                }
+                j += 1;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn hsum(v: v128) -> f32 {
+    // Fixed order: (l0 + l1) + (l2 + l3).
+    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+}
+
+/// NT: R rows of A × S rows of B (= S output columns), dot products along K.
+#[inline(always)]
+unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize) {
+    let k4 = g.k & !3;
+    let mut acc = [[f32x4_splat(0.0); S]; R];
+    let mut kk = 0;
+    while kk < k4 {
+        let mut bv = [f32x4_splat(0.0); S];
+        for s in 0..S {
+            bv[s] = v128_load(g.b.add((j0 + s) * g.ldb + kk) as *const v128);
+        }
+        for r in 0..R {
+            let av = v128_load(g.a.add((i0 + r) * g.lda + kk) as *const v128);
+            for s in 0..S {
+                acc[r][s] = f32x4_add(acc[r][s], f32x4_mul(av, bv[s]));
+            }
+        }
+        kk += 4;
+    }
+    for r in 0..R {
+        for s in 0..S {
+            let mut t = hsum(acc[r][s]);
+            for q in k4..g.k {
+                t += *g.a.add((i0 + r) * g.lda + q) * *g.b.add((j0 + s) * g.ldb + q);
+            }
+            store1(g, g.c.add((i0 + r) * g.ldc + j0 + s), j0 + s, t);
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
+    let mut i = i0;
+    while i + 4 <= i1 {
+        tile_nt::<4, S>(g, i, j0);
+        i += 4;
+    }
+    match i1 - i {
+        3 => tile_nt::<3, S>(g, i, j0),
+        2 => tile_nt::<2, S>(g, i, j0),
+        1 => tile_nt::<1, S>(g, i, j0),
+        _ => {}
+    }
+}
+
+/// NT over rows [i0,i1) and 2-column groups [p0,p1).
+unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
+    for p in p0..p1 {
+        let j0 = p * 2;
+        if j0 + 2 <= g.n {
+            rows_nt::<2>(g, i0, i1, j0);
+        } else {
+            rows_nt::<1>(g, i0, i1, j0);
+        }
+    }
+}
+
+/// Thread `tid` of `nt` computes its share: whole 8-column panels (2-column groups for NT) when the
+/// matrix has more of them than 4-row tiles, else whole row tiles.
+pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
+    if g.m == 0 || g.n == 0 {
+        return;
+    }
+    let cw = if g.layout == NT { 2 } else { 8 };
+    let col_units = g.n.div_ceil(cw);
+    let row_units = g.m.div_ceil(4);
+    let (i0, i1, p0, p1) = if col_units >= row_units || nt == 1 {
+        let (p0, p1) = split(col_units, tid, nt);
+        (0, g.m, p0, p1)
+    } else {
+        let (r0, r1) = split(row_units, tid, nt);
+        (r0 * 4, (r1 * 4).min(g.m), 0, col_units)
+    };
+    if i0 >= i1 || p0 >= p1 {
+        return;
+    }
+    match g.layout {
+        NN => block_kn::<false>(g, i0, i1, p0, p1),
+        TN => block_kn::<true>(g, i0, i1, p0, p1),
+        _ => block_nt(g, i0, i1, p0, p1),
+    }
+}
+
+/// Naive reference: the textbook triple loop, one thread.
+pub unsafe fn gemm_naive(g: &Gemm) {
+    for i in 0..g.m {
+        for j in 0..g.n {
+            let mut acc = 0.0f32;
+            for q in 0..g.k {
+                let a = match g.layout {
+                    TN => *g.a.add(q * g.lda + i),
+                    _ => *g.a.add(i * g.lda + q),
+                };
+                let b = match g.layout {
+                    NT => *g.b.add(j * g.ldb + q),
+                    _ => *g.b.add(q * g.ldb + j),
+                };
+                acc += a * b;
+            }
+            if !g.bias.is_null() {
+                acc += *g.bias.add(j);
+            }
+            if g.act == ACT_RELU && acc < 0.0 {
+                acc = 0.0;
+            }
+            *g.c.add(i * g.ldc + j) = acc;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! f32 training kernels for wasm-layers, with a C ABI over raw pointers into linear memory.
+//!
+//! The TypeScript side owns all memory (an arena above `__heap_base`) and describes work as a *program*:
+//! a list of ops encoded as u32 words (see `program.rs`). One call to `wl_run` executes a whole program —
+//! a training step is one call — with every thread of the pool walking the same op list and meeting at a
+//! barrier after each op. Each op file holds the forward and backward kernels of one op and the naive
+//! reference the tests compare them with.
+#![no_std]
+#![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
+
+pub mod activation;
+pub mod data;
+pub mod dropout;
+pub mod gemm;
+pub mod loss;
+pub mod math;
+pub mod metrics;
+pub mod optim;
+pub mod pool;
+pub mod program;
+pub mod reduce;
+pub mod softmax;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// Splits `units` work units into `nt` contiguous ranges; thread `tid` gets the `tid`-th.
+/// Every kernel computes each output element the same way whatever range it falls in, so results do not
+/// depend on the thread count.
+#[inline]
+pub fn split(units: usize, tid: usize, nt: usize) -> (usize, usize) {
+    let base = units / nt;
+    let rem = units % nt;
+    let start = tid * base + tid.min(rem);
+    let len = base + if tid < rem { 1 } else { 0 };
+    (start, start + len)
+}
+
+/// `split` over `n` elements in blocks of 16, so every thread's range starts on a 64-byte boundary of
+/// an aligned buffer and SIMD bodies see whole vectors.
+#[inline]
+pub fn split_elems(n: usize, tid: usize, nt: usize) -> (usize, usize) {
+    let (b0, b1) = split(n.div_ceil(16), tid, nt);
+    ((b0 * 16).min(n), (b1 * 16).min(n))
+}
+
+/// Applies `v` to each whole 4-lane group of [s, e) and `s1` to the scalar tail.
+#[inline(always)]
+pub fn for_lanes(s: usize, e: usize, mut v: impl FnMut(usize), mut s1: impl FnMut(usize)) {
+    let mut i = s;
+    while i + 4 <= e {
+        v(i);
+        i += 4;
+    }
+    while i < e {
+        s1(i);
+        i += 1;
+    }
+}

@@ -1,0 +1,38 @@
+//! Accuracy per row, computed where the predictions already are. Ties in argmax go to the first index,
+//! as tf.argmax does.
+use crate::split;
+
+pub const SPARSE: u32 = 0;
+pub const CATEGORICAL: u32 = 1;
+pub const BINARY: u32 = 2;
+
+unsafe fn argmax(p: *const f32, n: usize) -> usize {
+    let mut best = 0;
+    let mut bv = *p;
+    for j in 1..n {
+        if *p.add(j) > bv {
+            bv = *p.add(j);
+            best = j;
+        }
+    }
+    best
+}
+
+pub unsafe fn accuracy(kind: u32, rows: usize, cols: usize, pred: *const f32, labels: *const u8, out: *mut f32, tid: usize, nt: usize) {
+    let (r0, r1) = split(rows, tid, nt);
+    for r in r0..r1 {
+        let p = pred.add(r * cols);
+        *out.add(r) = match kind {
+            SPARSE => (argmax(p, cols) as i32 == *(labels as *const i32).add(r)) as u32 as f32,
+            CATEGORICAL => (argmax(p, cols) == argmax((labels as *const f32).add(r * cols), cols)) as u32 as f32,
+            _ => {
+                let t = (labels as *const f32).add(r * cols);
+                let mut hit = 0u32;
+                for j in 0..cols {
+                    hit += ((*p.add(j) > 0.5) == (*t.add(j) > 0.5)) as u32;
+                }
+                hit as f32 / cols as f32
+            }
+        };
+    }
+}

@@ -1,0 +1,85 @@
+//! Row-wise softmax, forward and the general backward dx = y ⊙ (dy − ⟨dy, y⟩). Rows are never split
+//! across threads, so each row's sums run in one fixed order.
+use crate::math::{exp, exp4};
+use crate::split;
+use core::arch::wasm32::*;
+
+#[inline(always)]
+unsafe fn ld(p: *const f32) -> v128 {
+    v128_load(p as *const v128)
+}
+
+#[inline(always)]
+fn hsum(v: v128) -> f32 {
+    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+}
+
+pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
+    let c4 = cols & !3;
+    let mut mx = f32::NEG_INFINITY;
+    for j in 0..cols {
+        let v = *x.add(j);
+        if v > mx || v != v {
+            mx = v;
+        }
+    }
+    let mv = f32x4_splat(mx);
+    let mut acc = f32x4_splat(0.0);
+    let mut j = 0;
+    while j < c4 {
+        let e = exp4(f32x4_sub(ld(x.add(j)), mv));
+        v128_store(y.add(j) as *mut v128, e);
+        acc = f32x4_add(acc, e);
+        j += 4;
+    }
+    let mut sum = hsum(acc);
+    while j < cols {
+        let e = exp(*x.add(j) - mx);
+        *y.add(j) = e;
+        sum += e;
+        j += 1;
+    }
+    let inv = 1.0 / sum;
+    for j in 0..cols {
+        *y.add(j) *= inv;
+    }
+}
+
+pub unsafe fn forward(rows: usize, cols: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
+    let (r0, r1) = split(rows, tid, nt);
+    for r in r0..r1 {
+        forward_row(cols, x.add(r * cols), y.add(r * cols));
+    }
+}
+
+pub unsafe fn backward(rows: usize, cols: usize, y: *const f32, dy: *const f32, dx: *mut f32, tid: usize, nt: usize) {
+    let (r0, r1) = split(rows, tid, nt);
+    for r in r0..r1 {
+        let (yr, dyr, dxr) = (y.add(r * cols), dy.add(r * cols), dx.add(r * cols));
+        let mut dot = 0.0f32;
+        for j in 0..cols {
+            dot += *dyr.add(j) * *yr.add(j);
+        }
+        for j in 0..cols {
+            *dxr.add(j) = *yr.add(j) * (*dyr.add(j) - dot);
+        }
+    }
+}
+
+pub unsafe fn forward_naive(rows: usize, cols: usize, x: *const f32, y: *mut f32) {
+    for r in 0..rows {
+        let (xr, yr) = (x.add(r * cols), y.add(r * cols));
+        let mut mx = f32::NEG_INFINITY;
+        for j in 0..cols {
+            mx = if *xr.add(j) > mx { *xr.add(j) } else { mx };
+        }
+        let mut sum = 0.0f32;
+        for j in 0..cols {
+            *yr.add(j) = exp(*xr.add(j) - mx);
+            sum += *yr.add(j);
+        }
+        for j in 0..cols {
+            *yr.add(j) /= sum;
+        }
+    }
+}

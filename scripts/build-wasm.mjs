@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Builds the Rust kernels into the wasm binaries the loader picks from:
+//   wasm/wasm-layers-simd.wasm          SIMD128, one thread, memory imported (not shared)
+//   wasm/wasm-layers-simd-threads.wasm  SIMD128 + atomics on a shared imported memory, for the worker pool
+// core is rebuilt for wasm32 with -Zbuild-std because Debian's rustc ships no wasm32 sysroot; on a rustup
+// machine the same flags work with nightly + rust-src. Rebuilds only when the Rust sources (or this script) change.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'wasm');
+const force = process.argv.includes('--force');
+const log = (msg) => process.stderr.write(`[build-wasm] ${msg}\n`);
+
+const VARIANTS = [
+  {
+    name: 'simd',
+    features: '+simd128,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext',
+    link: ['--import-memory'],
+  },
+  {
+    name: 'simd-threads',
+    features: '+simd128,+atomics,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext',
+    // Each worker instance sets its own __stack_pointer; the maximum only reserves address space.
+    link: ['--shared-memory', '--import-memory', '--max-memory=4294967296'],
+  },
+];
+const COMMON_LINK = ['--export=__stack_pointer', '--export=__heap_base', '-zstack-size=1048576', '--stack-first'];
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+}
+
+function listSources(dir, acc = []) {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) listSources(p, acc);
+    else if (/\.(rs|toml)$/.test(name)) acc.push(p);
+  }
+  return acc;
+}
+
+function debianToolchain() {
+  const cargo = '/usr/bin/cargo';
+  const rustc = '/usr/bin/rustc';
+  if (!existsSync(cargo) || !existsSync(rustc)) return null;
+  const v = run(rustc, ['--version']).stdout?.match(/rustc (\d+\.\d+\.\d+)/)?.[1];
+  const vendor = v && `/usr/src/rustc-${v}/library/vendor`;
+  const linker = ['/usr/lib/llvm-19/bin/wasm-ld', '/usr/bin/wasm-ld-19', '/usr/bin/wasm-ld'].find(existsSync);
+  if (!vendor || !existsSync(vendor) || !existsSync(`/usr/src/rustc-${v}/library/core`) || !linker) return null;
+  return {
+    kind: `debian rustc ${v}`,
+    cargo,
+    env: { RUSTC: rustc, RUSTC_BOOTSTRAP: '1' },
+    config: [
+      `source.crates-io.replace-with="vendored-sources"`,
+      `source.vendored-sources.directory="${vendor}"`,
+      `target.wasm32-unknown-unknown.linker="${linker}"`,
+    ],
+    version: v,
+  };
+}
+
+function rustupToolchain() {
+  const r = run('rustup', ['run', 'nightly', 'rustc', '--version']);
+  if (r.status !== 0) return null;
+  const src = run('rustup', ['run', 'nightly', 'rustc', '--print', 'sysroot']).stdout.trim();
+  if (!existsSync(join(src, 'lib/rustlib/src/rust/library/core'))) {
+    log('rustup nightly found but without rust-src: run `rustup component add rust-src --toolchain nightly`');
+    return null;
+  }
+  return { kind: `rustup ${r.stdout.trim()}`, cargo: 'rustup', pre: ['run', 'nightly', 'cargo'], env: {}, config: [], version: r.stdout.trim() };
+}
+
+function installDebianToolchain() {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!existsSync('/usr/bin/apt-get') || !isRoot) return false;
+  log('no wasm-capable Rust found: installing Debian rustc-web cargo-web rust-web-src lld-19 (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = run('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  r = run('apt-get', ['install', '-y', '-q', 'rustc-web', 'cargo-web', 'rust-web-src', 'lld-19'], { stdio: 'inherit', env });
+  return r.status === 0;
+}
+
+function findToolchain() {
+  return debianToolchain() ?? rustupToolchain() ?? (installDebianToolchain() ? debianToolchain() : null);
+}
+
+const sources = [...listSources(join(root, 'crates')), join(root, 'Cargo.toml'), fileURLToPath(import.meta.url)];
+const outputs = VARIANTS.map((v) => join(outDir, `wasm-layers-${v.name}.wasm`));
+const stampFile = join(outDir, '.stamp');
+// The stamp hashes only the sources, so `npm test` does not even look for a toolchain when nothing changed.
+const quick = createHash('sha256');
+for (const f of sources) quick.update(relative(root, f)).update(readFileSync(f));
+const quickStamp = quick.digest('hex');
+if (!force && outputs.every(existsSync) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').split('\n')[0] === quickStamp) {
+  log('wasm is up to date');
+  process.exit(0);
+}
+
+const tc = findToolchain();
+if (!tc) {
+  process.stderr.write(
+    [
+      'wasm-layers: no Rust toolchain that can build wasm32 was found.',
+      'Install one of:',
+      '  Debian/Ubuntu (as root): apt-get install -y rustc-web cargo-web rust-web-src lld-19',
+      '  rustup:                  rustup toolchain install nightly && rustup component add rust-src --toolchain nightly',
+      '',
+    ].join('\n'),
+  );
+  process.exit(1);
+}
+log(`toolchain: ${tc.kind}`);
+mkdirSync(outDir, { recursive: true });
+
+for (const [i, v] of VARIANTS.entries()) {
+  const targetDir = join(root, 'target', `wasm-${v.name}`);
+  const rustflags = [
+    `-C target-feature=${v.features}`,
+    ...[...v.link, ...COMMON_LINK].map((a) => `-C link-arg=${a}`),
+  ].join(' ');
+  const args = [
+    ...(tc.pre ?? []),
+    'build',
+    '--release',
+    '--offline',
+    '--target',
+    'wasm32-unknown-unknown',
+    '-Zbuild-std=core,panic_abort',
+    '-Zbuild-std-features=compiler-builtins-mem',
+    '--target-dir',
+    targetDir,
+    '-p',
+    'wasm-layers-kernels',
+    ...tc.config.flatMap((c) => ['--config', c]),
+  ];
+  log(`building ${v.name}`);
+  const env = { ...process.env, ...tc.env, RUSTFLAGS: rustflags };
+  delete env.CARGO_ENCODED_RUSTFLAGS; // it would take precedence over RUSTFLAGS
+  const r = run(tc.cargo, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env });
+  if (r.status !== 0) {
+    log(`cargo failed for ${v.name} (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+  copyFileSync(join(targetDir, 'wasm32-unknown-unknown/release/wasm_layers_kernels.wasm'), outputs[i]);
+  // Validate here, not at first use, so a bad build fails the build.
+  const mod = new WebAssembly.Module(readFileSync(outputs[i]));
+  log(`${v.name}: ${statSync(outputs[i]).size} bytes, ${WebAssembly.Module.exports(mod).length} exports`);
+}
+writeFileSync(stampFile, `${quickStamp}\n${tc.kind}\n`);
