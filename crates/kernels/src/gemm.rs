@@ -41,7 +41,7 @@ fn relu4(v: v128) -> v128 {
 }
 
 #[inline(always)]
-unsafe fn store4(g: &Gemm, p: *mut f32, j: usize, acc: v128) {
+unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     let mut v = acc;
     if !g.bias.is_null() {
         v = f32x4_add(v, v128_load(g.bias.add(j) as *const v128));
@@ -49,7 +49,7 @@ unsafe fn store4(g: &Gemm, p: *mut f32, j: usize, acc: v128) {
     if g.act == ACT_RELU {
         v = relu4(v);
     }
-    v128_store(p as *mut v128, v);
+    v
 }
 
 #[inline(always)]
@@ -64,132 +64,127 @@ unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
     *p = v;
 }
 
-/// A(i, k) for NN (`T = false`: a[i*lda + k]) and TN (`T = true`: a[k*lda + i]).
+/// K is processed in chunks of KC so that a packed panel of B (KC × 8 floats, 32 KiB) fits on the
+/// stack and in L1. Partial sums go through C between chunks: the same f32 values as one long loop.
+const KC: usize = 1024;
+
+/// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
+/// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
 #[inline(always)]
-unsafe fn a_at<const T: bool>(g: &Gemm, i: usize, k: usize) -> *const f32 {
-    if T {
-        g.a.add(k * g.lda + i)
+unsafe fn pack_b(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
+    let mut src = g.b.add(k0 * g.ldb + j0);
+    let mut d = dst;
+    if w == 8 {
+        for _ in 0..kc {
+            v128_store(d as *mut v128, v128_load(src as *const v128));
+            v128_store(d.add(4) as *mut v128, v128_load(src.add(4) as *const v128));
+            src = src.add(g.ldb);
+            d = d.add(8);
+        }
     } else {
-        g.a.add(i * g.lda + k)
+        for _ in 0..kc {
+            for c in 0..8 {
+                *d.add(c) = if c < w { *src.add(c) } else { 0.0 };
+            }
+            src = src.add(g.ldb);
+            d = d.add(8);
+        }
     }
 }
 
-/// R rows × 8 columns starting at (i0, j0).
+/// R rows × one packed 8-column panel, over k in [k0, k0+kc). A's R values for one k sit at
+/// `ap + r·arow` and the next k's at `ap + astep`.
 #[inline(always)]
-unsafe fn tile_8<const R: usize, const T: bool>(g: &Gemm, i0: usize, j0: usize) {
+unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
     let mut acc = [[f32x4_splat(0.0); 2]; R];
-    let mut ap = [core::ptr::null::<f32>(); R];
-    for r in 0..R {
-        ap[r] = a_at::<T>(g, i0 + r, 0);
+    if !first {
+        for r in 0..R {
+            let cp = g.c.add((i0 + r) * g.ldc + j0);
+            let mut t = [0.0f32; 8];
+            for c in 0..w {
+                t[c] = *cp.add(c);
+            }
+            acc[r][0] = v128_load(t.as_ptr() as *const v128);
+            acc[r][1] = v128_load(t.as_ptr().add(4) as *const v128);
+        }
     }
-    let astep = if T { g.lda } else { 1 };
-    let mut bp = g.b.add(j0);
-    for _ in 0..g.k {
+    let mut bp = bp;
+    for _ in 0..kc {
         let b0 = v128_load(bp as *const v128);
         let b1 = v128_load(bp.add(4) as *const v128);
         for r in 0..R {
-            let a = v128_load32_splat(ap[r] as *const u32);
+            let a = v128_load32_splat(ap.add(r * arow) as *const u32);
             acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(a, b0));
             acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(a, b1));
-            ap[r] = ap[r].add(astep);
         }
-        bp = bp.add(g.ldb);
+        ap = ap.add(astep);
+        bp = bp.add(8);
     }
     for r in 0..R {
         let cp = g.c.add((i0 + r) * g.ldc + j0);
-        store4(g, cp, j0, acc[r][0]);
-        store4(g, cp.add(4), j0 + 4, acc[r][1]);
-    }
-}
-
-/// R rows × 4 columns.
-#[inline(always)]
-unsafe fn tile_4<const R: usize, const T: bool>(g: &Gemm, i0: usize, j0: usize) {
-    let mut acc = [f32x4_splat(0.0); R];
-    let mut ap = [core::ptr::null::<f32>(); R];
-    for r in 0..R {
-        ap[r] = a_at::<T>(g, i0 + r, 0);
-    }
-    let astep = if T { g.lda } else { 1 };
-    let mut bp = g.b.add(j0);
-    for _ in 0..g.k {
-        let b0 = v128_load(bp as *const v128);
-        for r in 0..R {
-            let a = v128_load32_splat(ap[r] as *const u32);
-            acc[r] = f32x4_add(acc[r], f32x4_mul(a, b0));
-            ap[r] = ap[r].add(astep);
-        }
-        bp = bp.add(g.ldb);
-    }
-    for r in 0..R {
-        store4(g, g.c.add((i0 + r) * g.ldc + j0), j0, acc[r]);
-    }
-}
-
-/// One row × one column, as one SIMD lane would do it.
-#[inline(always)]
-unsafe fn tile_1<const T: bool>(g: &Gemm, i: usize, j: usize) {
-    let mut acc = 0.0f32;
-    let mut ap = a_at::<T>(g, i, 0);
-    let astep = if T { g.lda } else { 1 };
-    let mut bp = g.b.add(j);
-    for _ in 0..g.k {
-        acc += *ap * *bp;
-        ap = ap.add(astep);
-        bp = bp.add(g.ldb);
-    }
-    store1(g, g.c.add(i * g.ldc + j), j, acc);
-}
-
-#[inline(always)]
-unsafe fn rows_8<const T: bool>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
-    let mut i = i0;
-    while i + 4 <= i1 {
-        tile_8::<4, T>(g, i, j0);
-        i += 4;
-    }
-    match i1 - i {
-        3 => tile_8::<3, T>(g, i, j0),
-        2 => tile_8::<2, T>(g, i, j0),
-        1 => tile_8::<1, T>(g, i, j0),
-        _ => {}
-    }
-}
-
-#[inline(always)]
-unsafe fn rows_4<const T: bool>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
-    let mut i = i0;
-    while i + 4 <= i1 {
-        tile_4::<4, T>(g, i, j0);
-        i += 4;
-    }
-    match i1 - i {
-        3 => tile_4::<3, T>(g, i, j0),
-        2 => tile_4::<2, T>(g, i, j0),
-        1 => tile_4::<1, T>(g, i, j0),
-        _ => {}
-    }
-}
-
-/// NN/TN over rows [i0,i1) and 8-column panels [p0,p1). The last panel may be narrower than 8.
-unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
-    for p in p0..p1 {
-        let j0 = p * 8;
-        let w = (g.n - j0).min(8);
+        let (mut v0, mut v1) = (acc[r][0], acc[r][1]);
         if w == 8 {
-            rows_8::<T>(g, i0, i1, j0);
+            if last {
+                v0 = epilogue4(g, j0, v0);
+                v1 = epilogue4(g, j0 + 4, v1);
+            }
+            v128_store(cp as *mut v128, v0);
+            v128_store(cp.add(4) as *mut v128, v1);
         } else {
-            let mut j = j0;
-            if w >= 4 {
-                rows_4::<T>(g, i0, i1, j0);
-                j += 4;
-            }
-            while j < j0 + w {
-                for i in i0..i1 {
-                    tile_1::<T>(g, i, j);
+            let mut t = [0.0f32; 8];
+            v128_store(t.as_mut_ptr() as *mut v128, v0);
+            v128_store(t.as_mut_ptr().add(4) as *mut v128, v1);
+            for c in 0..w {
+                if last {
+                    store1(g, cp.add(c), j0 + c, t[c]);
+                } else {
+                    *cp.add(c) = t[c];
                 }
-                j += 1;
             }
+        }
+    }
+}
+
+/// A(i0, k0) and the (row, k) strides of A for NN (`T = false`) and TN (`T = true`).
+#[inline(always)]
+unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, usize, usize) {
+    if T {
+        (g.a.add(k0 * g.lda + i0), 1, g.lda)
+    } else {
+        (g.a.add(i0 * g.lda + k0), g.lda, 1)
+    }
+}
+
+/// NN/TN over rows [i0,i1) and 8-column panels [p0,p1). The last panel may be narrower than 8; it is
+/// computed zero-padded, which leaves every stored element's arithmetic unchanged.
+unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
+    let mut panel = [0.0f32; KC * 8];
+    let bp = panel.as_mut_ptr();
+    let mut k0 = 0;
+    loop {
+        let kc = (g.k - k0).min(KC);
+        let (first, last) = (k0 == 0, k0 + kc == g.k);
+        for p in p0..p1 {
+            let j0 = p * 8;
+            let w = (g.n - j0).min(8);
+            pack_b(g, k0, kc, j0, w, bp);
+            let mut i = i0;
+            while i + 4 <= i1 {
+                let (ap, ar, ak) = a_rows::<T>(g, i, k0);
+                tile::<4>(g, ap, ar, ak, bp, kc, i, j0, w, first, last);
+                i += 4;
+            }
+            let (ap, ar, ak) = a_rows::<T>(g, i, k0);
+            match i1 - i {
+                3 => tile::<3>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                2 => tile::<2>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                1 => tile::<1>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                _ => {}
+            }
+        }
+        k0 += kc;
+        if k0 >= g.k {
+            break;
         }
     }
 }

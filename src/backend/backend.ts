@@ -1,0 +1,410 @@
+/**
+ * Loading the kernels and running programs on them.
+ *
+ * Two binaries are built: `simd` (one thread) and `simd-threads` (shared memory, a worker pool). `init()`
+ * picks the threaded one when the runtime can share memory with workers — Node always can; browsers only
+ * when cross-origin isolated (COOP/COEP), otherwise it falls back to one thread and says why in
+ * `backendInfo().reason` and with a console warning. In Node the module can also be created synchronously
+ * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
+ */
+import { Arena, OutOfMemoryError } from './memory.js';
+import { WORKER_SOURCE } from './worker-source.js';
+
+export interface InitOptions {
+  /** Threads including the calling one. Default: the number of cores (at most 8). 1 disables the pool. */
+  threads?: number;
+  /** Upper bound of wasm memory. Default 4096 MB in Node, 1024 MB in browsers. */
+  maxMemoryMB?: number;
+  /** Where the .wasm files are (browsers/bundlers); defaults to the files shipped beside this module. */
+  wasmUrls?: { simd?: string | URL; simdThreads?: string | URL };
+  /** Compiled bytes or module to use instead of loading a file (tests, custom hosting). */
+  wasmBinary?: { simd?: BufferSource; simdThreads?: BufferSource };
+}
+
+export interface BackendInfo {
+  simd: boolean;
+  relaxedSimd: boolean;
+  /** Threads that take part in each kernel, the calling one included. */
+  threads: number;
+  variant: 'simd' | 'simd-threads';
+  environment: 'node' | 'browser';
+  /** Why fewer threads than asked are used, if so. */
+  reason?: string;
+}
+
+interface Exports {
+  memory?: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  __stack_pointer: WebAssembly.Global;
+  wl_run(prog: number, nwords: number): number;
+  wl_pool_config(nthreads: number, mainCanBlock: number): number;
+  wl_pool_ctrl(): number;
+  wl_pool_shutdown(): void;
+  wl_pool_abort(): void;
+  wl_worker_main(tid: number): void;
+  wl_debug_trap_on(tid: number): number;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
+const PAGE = 65536;
+const WORKER_STACK = 256 * 1024;
+
+// Tiny modules for feature detection: (func (result v128) v128.const 0) and the same with a relaxed op.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 128, 2, 11,
+]);
+
+export function detectFeatures(): { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean } {
+  const simd = WebAssembly.validate(SIMD_PROBE);
+  let relaxedSimd = false;
+  try {
+    relaxedSimd = WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    relaxedSimd = false;
+  }
+  let sharedMemory = false;
+  try {
+    sharedMemory = typeof SharedArrayBuffer !== 'undefined' && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    if (!isNode && !(globalThis as any).crossOriginIsolated) sharedMemory = false;
+  } catch {
+    sharedMemory = false;
+  }
+  return { simd, relaxedSimd, sharedMemory };
+}
+
+interface PoolWorker {
+  terminate(): unknown;
+}
+
+export class Backend {
+  readonly arena: Arena;
+  private disposed = false;
+  private broken: string | null = null;
+  private readonly workers: PoolWorker[] = [];
+  private poolThreads = 1;
+  private poolReady: Promise<void> = Promise.resolve();
+  private workerErrors: string[] = [];
+  private i32cache: Int32Array | null = null;
+  private u32prog: { ptr: number; words: number } | null = null;
+
+  private constructor(
+    private readonly exports: Exports,
+    readonly memory: WebAssembly.Memory,
+    private readonly module: WebAssembly.Module,
+    readonly info: BackendInfo,
+    readonly maxBytes: number,
+    private readonly mainCanBlock: boolean,
+  ) {
+    this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
+    exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
+  }
+
+  /** Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`). */
+  static create(module: WebAssembly.Module, variant: BackendInfo['variant'], opts: { threads: number; maxMemoryMB: number; relaxedSimd: boolean; reason?: string }): Backend {
+    const shared = variant === 'simd-threads';
+    const maxBytes = Math.min(opts.maxMemoryMB * 2 ** 20, 4 * 2 ** 30 - PAGE);
+    const maxPages = Math.floor(maxBytes / PAGE);
+    // Static data + the main stack (1 MiB, placed first) need ~18 pages; start with 64 (4 MiB).
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: maxPages, shared } as WebAssembly.MemoryDescriptor);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const exports = instance.exports as unknown as Exports;
+    const mainCanBlock = isNode || canBlockHere();
+    const info: BackendInfo = {
+      simd: true,
+      relaxedSimd: opts.relaxedSimd,
+      threads: 1,
+      variant,
+      environment: isNode ? 'node' : 'browser',
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    };
+    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock);
+    if (shared && opts.threads > 1) b.poolReady = b.startPool(opts.threads);
+    return b;
+  }
+
+  /** Resolves when the worker pool (if any) is running. */
+  ready(): Promise<void> {
+    return this.poolReady;
+  }
+
+  get threads(): number {
+    return this.poolThreads;
+  }
+
+  private ctrl(): Int32Array {
+    if (!this.i32cache || this.i32cache.buffer !== this.memory.buffer) this.i32cache = new Int32Array(this.memory.buffer);
+    return this.i32cache;
+  }
+
+  private async startPool(threads: number): Promise<void> {
+    const ctrlPtr = this.exports.wl_pool_ctrl();
+    const started: Promise<void>[] = [];
+    for (let tid = 1; tid < threads; tid++) {
+      const stack = this.arena.alloc(WORKER_STACK);
+      const data = { module: this.module, memory: this.memory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
+      started.push(
+        new Promise<void>((resolve, reject) => {
+          const onMessage = (m: { type: string; tid: number; message?: string }) => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'error') {
+              this.workerErrors.push(`worker ${m.tid}: ${m.message}`);
+              this.markBroken(`worker thread ${m.tid} died: ${m.message?.split('\n')[0]}`);
+              reject(new Error(`wasm-layers: worker thread ${m.tid} failed to start: ${m.message}`));
+            }
+          };
+          const onExit = () => {
+            if (!this.disposed) this.markBroken(`worker thread ${tid} exited unexpectedly`);
+            reject(new Error(`wasm-layers: worker thread ${tid} exited before it started`));
+          };
+          this.spawn(data, onMessage, onExit).then((w) => this.workers.push(w), reject);
+        }),
+      );
+    }
+    try {
+      await Promise.all(started);
+    } catch (e) {
+      this.info.reason = `thread pool failed to start (${(e as Error).message}); running on one thread`;
+      this.shutdownWorkers();
+      return;
+    }
+    // Workers report ready just before entering the loop; wait until all are in it.
+    const c = this.ctrl();
+    while (Atomics.load(c, (ctrlPtr >> 2) + 8) < threads - 1) await new Promise((r) => setTimeout(r, 1));
+    this.poolThreads = threads;
+    this.info.threads = threads;
+    this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
+  }
+
+  private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
+    if (isNode) {
+      const { Worker } = await import('node:worker_threads');
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      w.on('message', onMessage);
+      w.on('error', (e) => onMessage({ type: 'error', tid: (data as any).tid, message: String(e) }));
+      w.on('exit', onExit);
+      // A Node process ends when its own work is done: once a worker is in its loop it must not keep the
+      // process alive (it stays referenced while starting, or `await init()` would never resolve).
+      w.once('message', () => w.unref());
+      return w;
+    }
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new Worker(url);
+    w.onmessage = (ev) => onMessage(ev.data);
+    w.onerror = (ev) => {
+      onMessage({ type: 'error', tid: (data as any).tid, message: ev.message });
+    };
+    w.postMessage(data);
+    return w;
+  }
+
+  private markBroken(why: string): void {
+    if (this.broken) return;
+    this.broken = why;
+    // Wake a calling thread that may be waiting on the dead worker.
+    const c = this.ctrl();
+    const base = this.exports.wl_pool_ctrl() >> 2;
+    Atomics.compareExchange(c, base, 0, 255);
+    for (let k = 0; k < 9; k++) Atomics.notify(c, base + k);
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('wasm-layers: the backend was disposed; call init() again');
+    if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); dispose() and init() again`);
+  }
+
+  /** Runs a program of `words` u32 words at byte offset `ptr`. */
+  run(ptr: number, words: number): void {
+    this.check();
+    let rc: number;
+    try {
+      rc = this.exports.wl_run(ptr, words);
+    } catch (e) {
+      // A trap on the calling thread: release the workers and refuse further work on this memory.
+      this.exports.wl_pool_abort();
+      this.broken = `a kernel trapped (${(e as Error).message})`;
+      throw new Error(`wasm-layers: kernel trapped: ${(e as Error).message}`);
+    }
+    if (rc !== 0) this.fail(rc);
+  }
+
+  private fail(rc: number): never {
+    const why = rc === 1 ? this.failedWorkerMessage() : rc === 2 ? 'the job was aborted' : 'malformed program';
+    if (rc !== 3) this.broken = why;
+    throw new Error(`wasm-layers: ${why}`);
+  }
+
+  private failedWorkerMessage(): string {
+    const c = this.ctrl();
+    const who = Atomics.load(c, this.exports.wl_pool_ctrl() >> 2);
+    const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
+    return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
+  }
+
+  /** Test hook: makes thread `tid` trap in a job. */
+  debugTrapOn(tid: number): void {
+    this.check();
+    const rc = this.exports.wl_debug_trap_on(tid);
+    if (rc !== 0) this.fail(rc);
+  }
+
+  /** A scratch program area reused across calls of one-op programs. */
+  scratchProgram(words: number): number {
+    if (!this.u32prog || this.u32prog.words < words) {
+      if (this.u32prog) this.arena.release(this.u32prog.ptr);
+      this.u32prog = { ptr: this.arena.alloc(words * 4), words };
+    }
+    return this.u32prog.ptr;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private shutdownWorkers(): void {
+    this.exports.wl_pool_config(1, this.mainCanBlock ? 1 : 0);
+    this.exports.wl_pool_shutdown();
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+    this.poolThreads = 1;
+    this.info.threads = 1;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.shutdownWorkers();
+  }
+}
+
+function canBlockHere(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Module loading and the global backend
+
+let current: Backend | null = null;
+let pending: Promise<Backend> | null = null;
+
+function defaultThreads(): number {
+  let n = 1;
+  if (isNode) {
+    const os = (globalThis as any).process?.getBuiltinModule?.('node:os');
+    n = os?.availableParallelism?.() ?? os?.cpus?.().length ?? 1;
+  } else n = (globalThis as any).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(8, n));
+}
+
+function resolveOptions(opts: InitOptions) {
+  const feats = detectFeatures();
+  if (!feats.simd)
+    throw new Error('wasm-layers needs WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4); this runtime has none.');
+  const threads = opts.threads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`wasm-layers: init({ threads }) must be an integer from 1 to 64, got ${threads}`);
+  let reason: string | undefined;
+  let variant: BackendInfo['variant'] = 'simd';
+  if (threads > 1) {
+    if (feats.sharedMemory) variant = 'simd-threads';
+    else {
+      reason = isNode
+        ? 'this runtime cannot share WebAssembly memory with workers'
+        : 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so SharedArrayBuffer is unavailable';
+      console.warn(`wasm-layers: running on ONE thread: ${reason}.`);
+    }
+  }
+  const maxMemoryMB = opts.maxMemoryMB ?? (isNode ? 4096 : 1024);
+  return { threads, variant, reason, maxMemoryMB, relaxedSimd: feats.relaxedSimd };
+}
+
+function wasmUrl(variant: BackendInfo['variant'], opts: InitOptions): URL | string {
+  if (variant === 'simd') return opts.wasmUrls?.simd ?? new URL('../../wasm/wasm-layers-simd.wasm', import.meta.url);
+  return opts.wasmUrls?.simdThreads ?? new URL('../../wasm/wasm-layers-simd-threads.wasm', import.meta.url);
+}
+
+function givenBinary(variant: BackendInfo['variant'], opts: InitOptions): BufferSource | undefined {
+  return variant === 'simd' ? opts.wasmBinary?.simd : opts.wasmBinary?.simdThreads;
+}
+
+function missingWasm(url: URL | string, e: unknown): Error {
+  return new Error(`wasm-layers: cannot load ${String(url)} (${(e as Error).message}). Build it with \`npm run build:wasm\`, or pass init({ wasmUrls }).`);
+}
+
+/** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
+export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
+  if (current && !current.isDisposed && opts.threads === undefined && !opts.wasmUrls && !opts.wasmBinary) {
+    await current.ready();
+    return { ...current.info };
+  }
+  if (pending) await pending.catch(() => undefined);
+  current?.dispose();
+  current = null;
+  pending = (async () => {
+    const o = resolveOptions(opts);
+    const url = wasmUrl(o.variant, opts);
+    let module: WebAssembly.Module;
+    const bin = givenBinary(o.variant, opts);
+    try {
+      if (bin) module = await WebAssembly.compile(bin);
+      else if (isNode && (typeof url !== 'string' || url.startsWith('file:') || !/^[a-z]+:/i.test(url))) {
+        const fs = await import('node:fs/promises');
+        const { fileURLToPath } = await import('node:url');
+        const path = typeof url === 'string' && !url.startsWith('file:') ? url : fileURLToPath(url);
+        module = await WebAssembly.compile(new Uint8Array(await fs.readFile(path)));
+      } else {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        module = await WebAssembly.compile(await res.arrayBuffer());
+      }
+    } catch (e) {
+      throw missingWasm(url, e);
+    }
+    const b = Backend.create(module, o.variant, o);
+    current = b;
+    await b.ready();
+    return b;
+  })();
+  try {
+    const b = await pending;
+    return { ...b.info };
+  } finally {
+    pending = null;
+  }
+}
+
+/** The backend, created synchronously on first use in Node (workers join asynchronously). */
+export function backend(): Backend {
+  if (current && !current.isDisposed) return current;
+  if (!isNode) throw new Error('wasm-layers: call `await init()` before using tensors in a browser (WebAssembly must be compiled asynchronously there).');
+  if (pending) throw new Error('wasm-layers: init() is still running; await it before using tensors.');
+  const o = resolveOptions({});
+  const url = wasmUrl(o.variant, {}) as URL;
+  const fs = (globalThis as any).process.getBuiltinModule('node:fs');
+  const { fileURLToPath } = (globalThis as any).process.getBuiltinModule('node:url');
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = fs.readFileSync(fileURLToPath(url));
+  } catch (e) {
+    throw missingWasm(url, e);
+  }
+  current = Backend.create(new WebAssembly.Module(bytes), o.variant, o);
+  return current;
+}
+
+/** What the backend runs on. Initialises it (lazily, in Node) if needed. */
+export function backendInfo(): BackendInfo {
+  return { ...backend().info };
+}
+
+/** Tears down the thread pool and frees the wasm memory; tensors made before are unusable afterwards. */
+export function disposeBackend(): void {
+  current?.dispose();
+  current = null;
+}
+
+export { OutOfMemoryError };
