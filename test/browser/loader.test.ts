@@ -1,0 +1,212 @@
+/**
+ * The loader and the thread pool in a real headless Chromium (Debian's /usr/bin/chromium driven by
+ * playwright-core; no browser download). The built package (`dist/` + `wasm/`) is served by
+ * ./server.ts and imported by ./page.html as an app would: `import … from '/dist/index.js'`, the wasm
+ * found through `import.meta.url`.
+ *
+ *   cross-origin isolated page  → variant 'simd-threads', 2 threads, one Blob-URL worker, correct GEMM
+ *   plain page                  → variant 'simd', 1 thread, `reason` + console warning, correct GEMM
+ *   tensors before init()       → the clear "call `await init()`" error
+ *
+ * Run: `npx vitest run test/browser` (builds wasm + dist itself). Skipped only when there is no Chromium
+ * (`apt-get install -y chromium`; override the path with WL_CHROMIUM).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ROOT, startServer, type TestServer } from './server.js';
+
+const CHROMIUM = process.env.WL_CHROMIUM || '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) console.warn(`test/browser: SKIPPED, ${CHROMIUM} not found (install it with \`apt-get install -y chromium\`).`);
+
+// A deadlocked pool spins the page's main thread forever (page.evaluate never returns): fail fast instead.
+const TEST_TIMEOUT = 20_000;
+
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. */
+function build(): void {
+  const steps: [string, string[]][] = [
+    [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
+    [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
+  ];
+  for (const [cmd, args] of steps) {
+    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  }
+  for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm'])
+    if (!existsSync(join(ROOT, f))) throw new Error(`test/browser: the build did not produce ${f}`);
+}
+
+interface Info {
+  simd: boolean;
+  relaxedSimd: boolean;
+  threads: number;
+  variant: 'simd' | 'simd-threads';
+  environment: 'node' | 'browser';
+  reason?: string;
+}
+
+interface MatMulResult {
+  shape: number[];
+  length: number;
+  maxAbsErr: number;
+  tol: number;
+  ms: number;
+  firstBad: null | { index: number; row: number; col: number; got: number; want: number };
+}
+
+/** A fresh page (own context, so own module instance and backend) with everything it logs recorded. */
+interface TestPage {
+  page: Page;
+  context: BrowserContext;
+  warnings: string[];
+  errors: string[];
+  workers: string[];
+  wasmFetches: string[];
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chromium', () => {
+  let browser: Browser | undefined;
+  let server: TestServer | undefined;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    build();
+    const { chromium } = await import('playwright-core');
+    [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function open(isolated: boolean): Promise<TestPage> {
+    const context = await browser!.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const t: TestPage = { page, context, warnings: [], errors: [], workers: [], wasmFetches: [] };
+    page.on('console', (m) => {
+      if (m.type() === 'warning') t.warnings.push(m.text());
+      if (m.type() === 'error') t.errors.push(m.text());
+    });
+    page.on('pageerror', (e) => t.errors.push(`pageerror: ${e.message}`));
+    page.on('worker', (w) => t.workers.push(w.url()));
+    page.on('request', (r) => {
+      if (r.url().endsWith('.wasm')) t.wasmFetches.push(new URL(r.url()).pathname);
+    });
+    const res = await page.goto(server!.pageUrl(isolated));
+    expect(res?.status()).toBe(200);
+    await page.waitForFunction(() => (window as any).wlReady === true, undefined, { timeout: 15_000 }).catch((e) => {
+      throw new Error(`the test page did not load /dist/index.js: ${t.errors.join('\n') || (e as Error).message}`);
+    });
+    return t;
+  }
+
+  const init = (t: TestPage, opts: object) => t.page.evaluate((o) => (window as any).wlTest.init(o), opts) as Promise<{ fromInit: Info; info: Info }>;
+  const matMul = (t: TestPage, m: number, k: number, n: number) =>
+    t.page.evaluate(([m, k, n]) => (window as any).wlTest.matMul(m, k, n), [m, k, n] as const) as Promise<MatMulResult>;
+
+  function expectProduct(r: MatMulResult, m: number, n: number): void {
+    expect(r.shape).toEqual([m, n]);
+    expect(r.length).toBe(m * n);
+    expect(r.firstBad, `first element off by more than ${r.tol}`).toBeNull();
+    expect(r.maxAbsErr).toBeLessThanOrEqual(r.tol);
+  }
+
+  it('cross-origin isolated: simd-threads with a 2-thread pool, correct products', async () => {
+    const t = await open(true);
+    expect(await t.page.evaluate(() => (window as any).wlTest.crossOriginIsolated())).toBe(true);
+    expect(await t.page.evaluate(() => (window as any).wlTest.sharedArrayBuffer())).toBe(true);
+
+    const { fromInit, info } = await init(t, { threads: 2 });
+    expect(info).toEqual(fromInit);
+    expect(info.environment).toBe('browser');
+    expect(info.simd).toBe(true);
+    expect(info.variant).toBe('simd-threads');
+    expect(info.threads).toBe(2);
+    expect(info.reason).toBeUndefined();
+    // The loader fetched the threaded binary through import.meta.url (../../wasm/ from /dist/backend/).
+    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-simd-threads.wasm']);
+    // One pool worker (threads - 1), started from a Blob URL.
+    expect(t.workers).toHaveLength(1);
+    expect(t.workers[0]).toMatch(/^blob:/);
+
+    expectProduct(await matMul(t, 33, 17, 9), 33, 9);
+    // Large enough that the GEMM splits its work over both threads (the main thread spins, it cannot block).
+    const big = await matMul(t, 64, 256, 128);
+    expectProduct(big, 64, 128);
+    // Several in a row: the pool's job hand-off must not lose or mix up work.
+    for (const [m, k, n] of [
+      [128, 64, 96],
+      [7, 300, 65],
+      [200, 33, 1],
+    ])
+      expectProduct(await matMul(t, m, k, n), m, n);
+
+    expect(t.warnings).toEqual([]);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+
+  it('cross-origin isolated: re-init with one thread shuts the pool down and still computes', async () => {
+    const t = await open(true);
+    expect((await init(t, { threads: 2 })).info.threads).toBe(2);
+    expectProduct(await matMul(t, 64, 256, 128), 64, 128);
+    const { info } = await init(t, { threads: 1 });
+    expect(info.threads).toBe(1);
+    expect(info.variant).toBe('simd');
+    expect(info.reason).toBeUndefined();
+    expectProduct(await matMul(t, 33, 17, 9), 33, 9);
+    expectProduct(await matMul(t, 64, 256, 128), 64, 128);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+
+  it('not isolated: falls back to one thread on the simd binary, says why, still correct', async () => {
+    const t = await open(false);
+    expect(await t.page.evaluate(() => (window as any).wlTest.crossOriginIsolated())).toBe(false);
+
+    const { fromInit, info } = await init(t, { threads: 2 });
+    expect(info).toEqual(fromInit);
+    expect(info.environment).toBe('browser');
+    expect(info.variant).toBe('simd');
+    expect(info.threads).toBe(1);
+    expect(info.reason).toMatch(/cross-origin isolated/);
+    expect(info.reason).toMatch(/Cross-Origin-Opener-Policy/);
+    expect(info.reason).toMatch(/Cross-Origin-Embedder-Policy/);
+    expect(t.warnings.filter((w) => w.startsWith('wasm-layers: running on ONE thread') && /cross-origin isolated/.test(w))).toHaveLength(1);
+    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-simd.wasm']);
+    expect(t.workers).toEqual([]);
+
+    expectProduct(await matMul(t, 33, 17, 9), 33, 9);
+    expectProduct(await matMul(t, 64, 256, 128), 64, 128);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+
+  it('using tensors before init() throws the clear browser error', async () => {
+    const t = await open(true);
+    const r = (await t.page.evaluate(() => (window as any).wlTest.beforeInit())) as Record<string, string | null>;
+    const expected = 'wasm-layers: call `await init()` before using tensors in a browser (WebAssembly must be compiled asynchronously there).';
+    expect(r.tensor).toBe(expected);
+    expect(r.backendInfo).toBe(expected);
+    // Nothing was loaded behind the caller's back, and init() afterwards works.
+    expect(t.wasmFetches).toEqual([]);
+    expect((await init(t, { threads: 2 })).info.variant).toBe('simd-threads');
+    expectProduct(await matMul(t, 33, 17, 9), 33, 9);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+});
