@@ -1,7 +1,17 @@
 export { init, backendInfo, disposeBackend, OutOfMemoryError, type InitOptions, type BackendInfo } from './backend/backend.js';
 export { Tensor, tensor, type DataType, type TypedArray, type TensorLike } from './tensor.js';
 export * as ops from './ops.js';
+export { setSeed } from './random.js';
+export * as layers from './layers-api.js';
+export { Layer, Dense, Dropout, Flatten, clearSession, type ActivationName } from './layers.js';
+export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs } from './model/sequential.js';
+export * as optimizers from './optimizers-api.js';
+export { Optimizer, Adam, SGD, RMSprop } from './optimizers.js';
+export * as callbacks from './callbacks/index.js';
 export { Callback, type Logs, type FitParams } from './callbacks/base.js';
+export { History } from './callbacks/history.js';
+export { EarlyStopping } from './callbacks/early-stopping.js';
 export { ProgressBarLogger } from './callbacks/progress.js';
-export { TensorBoard, tensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFile } from './callbacks/tensorboard.js';
+export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFile } from './callbacks/tensorboard.js';
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
+export * as datasets from './datasets.js';

@@ -357,7 +357,7 @@ function fakeModel(layerNames = ['dense', 'dense_1']): FakeModel {
   return {
     layers,
     stopTraining: false,
-    getWeights: () => layers.flatMap((l) => l.weightViews.map((w) => w.read())),
+    getWeightsRaw: () => layers.flatMap((l) => l.weightViews.map((w) => w.read())),
     setWeightsFrom: () => {},
     bump() {
       for (const l of layers) for (const w of l.weightViews) for (let i = 0; i < w.data.length; i++) w.data[i] += rnd() * 0.01;

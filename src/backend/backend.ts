@@ -86,6 +86,7 @@ export class Backend {
   private poolReady: Promise<void> = Promise.resolve();
   private workerErrors: string[] = [];
   private i32cache: Int32Array | null = null;
+  private viewCache: { buf: ArrayBufferLike; f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   private u32prog: { ptr: number; words: number } | null = null;
 
   private constructor(
@@ -130,6 +131,16 @@ export class Backend {
 
   get threads(): number {
     return this.poolThreads;
+  }
+
+  /** Whole-memory views, re-created only after the memory grew (so hot paths allocate nothing). */
+  views(): { f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } {
+    const buf = this.memory.buffer;
+    if (!this.viewCache || this.viewCache.buf !== buf) {
+      const b = buf as ArrayBuffer;
+      this.viewCache = { buf, f32: new Float32Array(b), u32: new Uint32Array(b), i32: new Int32Array(b), u8: new Uint8Array(b) };
+    }
+    return this.viewCache;
   }
 
   private ctrl(): Int32Array {

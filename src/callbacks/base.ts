@@ -13,7 +13,8 @@ export interface CallbackModel {
   readonly layers: ReadonlyArray<{ readonly name: string; readonly weightViews: readonly WeightView[] }>;
   /** Set by a callback to end `fit` after the current batch. */
   stopTraining: boolean;
-  getWeights(): Float32Array[];
+  /** Copies of all weights, layer by layer (kernel, then bias). */
+  getWeightsRaw(): Float32Array[];
   setWeightsFrom(values: Float32Array[]): void;
 }
 

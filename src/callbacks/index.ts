@@ -1,0 +1,3 @@
+/** `callbacks.tensorBoard(...)`, `callbacks.earlyStopping(...)`. */
+export { tensorBoard } from './tensorboard.js';
+export { earlyStopping } from './early-stopping.js';

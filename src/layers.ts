@@ -1,0 +1,339 @@
+/**
+ * Layers. Each layer emits its own forward and backward ops into a program (op and gradient side by
+ * side, as in micrograd); the model only strings them together. Activations flow between layers as
+ * [batch, cols] f32 matrices in wasm memory.
+ */
+import { Act, Layout, LossKind, Op, type ProgramBuilder } from './backend/program.js';
+import { backend } from './backend/backend.js';
+import { normal, nextU32, uniform01 } from './random.js';
+import { Tensor, sizeOf } from './tensor.js';
+import type { WeightView } from './callbacks/base.js';
+
+export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
+const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear'];
+
+export function resolveActivation(a: unknown): ActivationName {
+  if (a === undefined || a === null) return 'linear';
+  if (typeof a === 'string' && (ACTIVATIONS as readonly string[]).includes(a.toLowerCase())) return a.toLowerCase() as ActivationName;
+  throw new Error(`unknown activation ${JSON.stringify(a)} (valid: ${ACTIVATIONS.map((x) => `'${x}'`).join(', ')})`);
+}
+
+export type InitializerName = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'zeros' | 'ones';
+const INITIALIZERS: Record<string, InitializerName> = {
+  glorotuniform: 'glorotUniform',
+  glorotnormal: 'glorotNormal',
+  heuniform: 'heUniform',
+  henormal: 'heNormal',
+  zeros: 'zeros',
+  ones: 'ones',
+};
+
+function resolveInitializer(i: unknown, what: string): InitializerName {
+  const r = typeof i === 'string' ? INITIALIZERS[i.replace(/_/g, '').toLowerCase()] : undefined;
+  if (!r) throw new Error(`${what}: unknown initializer ${JSON.stringify(i)} (valid: ${Object.values(INITIALIZERS).join(', ')})`);
+  return r;
+}
+
+/** Keras' truncated normal: resample values beyond two standard deviations. */
+function truncatedNormal(std: number): number {
+  for (;;) {
+    const z = normal();
+    if (Math.abs(z) <= 2) return z * std;
+  }
+}
+
+function initialize(out: Float32Array, kind: InitializerName, fanIn: number, fanOut: number): void {
+  switch (kind) {
+    case 'zeros':
+      out.fill(0);
+      return;
+    case 'ones':
+      out.fill(1);
+      return;
+    case 'glorotUniform':
+    case 'heUniform': {
+      const limit = kind === 'glorotUniform' ? Math.sqrt(6 / (fanIn + fanOut)) : Math.sqrt(6 / fanIn);
+      for (let i = 0; i < out.length; i++) out[i] = (uniform01() * 2 - 1) * limit;
+      return;
+    }
+    case 'glorotNormal':
+    case 'heNormal': {
+      // 0.8796… is the standard deviation of a unit normal truncated at ±2 (Keras' correction).
+      const std = (kind === 'glorotNormal' ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn)) / 0.8796256610342398;
+      for (let i = 0; i < out.length; i++) out[i] = truncatedNormal(std);
+      return;
+    }
+  }
+}
+
+const nameCounts = new Map<string, number>();
+
+/** Keras-style unique names: dense, dense_1, dense_2, … */
+export function uniqueName(base: string): string {
+  const n = nameCounts.get(base) ?? 0;
+  nameCounts.set(base, n + 1);
+  return n === 0 ? base : `${base}_${n}`;
+}
+
+/** Resets layer/model name counters (Keras' clear_session). */
+export function clearSession(): void {
+  nameCounts.clear();
+}
+
+export interface Weight {
+  /** Keras variable name, e.g. `dense/kernel:0`. */
+  name: string;
+  tensor: Tensor;
+  /** Gradient buffer, same size, allocated with the weight. */
+  grad: Tensor;
+}
+
+/** An activation matrix [batch, cols] at `ptr`. */
+export interface Flow {
+  ptr: number;
+  cols: number;
+}
+
+/** What a layer needs while emitting ops into a program. */
+export interface EmitContext {
+  pb: ProgramBuilder;
+  batch: number;
+  training: boolean;
+  /** A fresh f32 [batch, cols] buffer owned by the program. */
+  buffer(cols: number): number;
+  /** Index of this layer in the model (salts dropout masks). */
+  layerIndex: number;
+  /** Word positions of per-step values (dropout step) to patch before each run. */
+  stepWords: number[];
+}
+
+export interface LayerArgs {
+  name?: string;
+  inputShape?: number[];
+  batchInputShape?: (number | null)[];
+}
+
+export abstract class Layer {
+  readonly name: string;
+  abstract readonly className: string;
+  /** Per-sample input shape, when given to the first layer. */
+  readonly declaredInputShape?: number[];
+  inputShape: number[] = [];
+  outputShape: number[] = [];
+  weights: Weight[] = [];
+  built = false;
+
+  constructor(base: string, args: LayerArgs) {
+    if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) throw new Error(`${base}: name must be a non-empty string`);
+    this.name = args.name ?? uniqueName(base);
+    const shape = args.inputShape ?? args.batchInputShape?.slice(1);
+    if (shape !== undefined) {
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) > 0))
+        throw new Error(`${this.name}: inputShape must be an array of positive integers, got ${JSON.stringify(shape)}`);
+      this.declaredInputShape = shape as number[];
+    }
+  }
+
+  build(inputShape: number[]): void {
+    this.inputShape = [...inputShape];
+    this.outputShape = this.computeOutputShape(inputShape);
+    this.built = true;
+  }
+
+  abstract computeOutputShape(inputShape: number[]): number[];
+
+  countParams(): number {
+    return this.weights.reduce((n, w) => n + w.tensor.size, 0);
+  }
+
+  /** The weights as callbacks see them (TensorBoard histograms): name, shape, a copy of the values. */
+  get weightViews(): WeightView[] {
+    return this.weights.map((w) => ({ name: w.name, shape: w.tensor.shape, read: () => (w.tensor.storageView() as Float32Array).slice() }));
+  }
+
+  /** Emits the forward pass; returns the output flow. */
+  abstract forward(ctx: EmitContext, x: Flow): Flow;
+
+  /**
+   * Emits the backward pass: `dy` is the gradient w.r.t. this layer's output (or w.r.t. its logits when
+   * `dyIsLogitGrad`); returns the gradient w.r.t. its input when `needDx`, else 0.
+   */
+  abstract backward(ctx: EmitContext, x: Flow, y: Flow, dy: number, needDx: boolean, dyIsLogitGrad: boolean): number;
+
+  getConfig(): Record<string, unknown> {
+    return { name: this.name, ...(this.declaredInputShape ? { inputShape: this.declaredInputShape } : {}) };
+  }
+
+  dispose(): void {
+    for (const w of this.weights) {
+      w.tensor.dispose();
+      w.grad.dispose();
+    }
+    this.weights = [];
+    this.built = false;
+  }
+}
+
+export class Flatten extends Layer {
+  readonly className = 'Flatten';
+  constructor(args: LayerArgs = {}) {
+    super('flatten', args);
+  }
+  computeOutputShape(s: number[]): number[] {
+    return [sizeOf(s)];
+  }
+  forward(_ctx: EmitContext, x: Flow): Flow {
+    return x;
+  }
+  backward(_ctx: EmitContext, _x: Flow, _y: Flow, dy: number): number {
+    return dy;
+  }
+}
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: ActivationName | string;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName | string;
+  biasInitializer?: InitializerName | string;
+}
+
+export class Dense extends Layer {
+  readonly className = 'Dense';
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+
+  constructor(args: DenseArgs) {
+    super('dense', args ?? ({} as DenseArgs));
+    if (!args || !Number.isInteger(args.units) || args.units <= 0) throw new Error(`${this.name}: units must be a positive integer, got ${args?.units}`);
+    this.units = args.units;
+    this.activation = resolveActivation(args.activation);
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = resolveInitializer(args.kernelInitializer ?? 'glorotUniform', this.name);
+    this.biasInitializer = resolveInitializer(args.biasInitializer ?? 'zeros', this.name);
+  }
+
+  computeOutputShape(s: number[]): number[] {
+    if (s.length !== 1) throw new Error(`${this.name}: Dense expects a flat input [features], got [${s}]; put a flatten() layer before it`);
+    return [this.units];
+  }
+
+  override build(inputShape: number[]): void {
+    super.build(inputShape);
+    const b = backend();
+    const fanIn = inputShape[0];
+    const add = (suffix: string, shape: number[], init: InitializerName) => {
+      const t = Tensor.alloc(shape, 'float32', b);
+      initialize(t.storageView() as Float32Array, init, fanIn, this.units);
+      const grad = Tensor.alloc(shape, 'float32', b);
+      (grad.storageView() as Float32Array).fill(0);
+      this.weights.push({ name: `${this.name}/${suffix}:0`, tensor: t, grad });
+    };
+    add('kernel', [fanIn, this.units], this.kernelInitializer);
+    if (this.useBias) add('bias', [this.units], this.biasInitializer);
+  }
+
+  get kernel(): Weight {
+    return this.weights[0];
+  }
+  get bias(): Weight | undefined {
+    return this.useBias ? this.weights[1] : undefined;
+  }
+
+  forward(ctx: EmitContext, x: Flow): Flow {
+    const { pb, batch: B } = ctx;
+    const n = this.units;
+    const k = x.cols;
+    const y = ctx.buffer(n);
+    const fuse = this.activation === 'relu' ? Act.relu : Act.linear;
+    pb.op(Op.GEMM, [Layout.NN, B, n, k, x.ptr, k, this.kernel.tensor.ptr, n, y, n, this.bias?.tensor.ptr ?? 0, fuse]);
+    if (this.activation === 'sigmoid' || this.activation === 'tanh') pb.op(Op.ACT_FWD, [Act[this.activation], B * n, y, y]);
+    else if (this.activation === 'softmax') pb.op(Op.SOFTMAX_FWD, [B, n, y, y]);
+    return { ptr: y, cols: n };
+  }
+
+  backward(ctx: EmitContext, x: Flow, y: Flow, dy: number, needDx: boolean, dyIsLogitGrad: boolean): number {
+    const { pb, batch: B } = ctx;
+    const n = this.units;
+    const k = x.cols;
+    // dz = dy ⊙ f'(·), in place: the gradient buffer is the layer's own.
+    if (!dyIsLogitGrad) {
+      if (this.activation === 'softmax') pb.op(Op.SOFTMAX_BWD, [B, n, y.ptr, dy, dy]);
+      else if (this.activation !== 'linear') pb.op(Op.ACT_BWD, [Act[this.activation], B * n, y.ptr, dy, dy]);
+    }
+    pb.op(Op.GEMM, [Layout.TN, k, n, B, x.ptr, k, dy, n, this.kernel.grad.ptr, n, 0, Act.linear]);
+    if (this.bias) pb.op(Op.COLSUM, [B, n, dy, this.bias.grad.ptr]);
+    if (!needDx) return 0;
+    const dx = ctx.buffer(k);
+    pb.op(Op.GEMM, [Layout.NT, B, k, n, dy, n, this.kernel.tensor.ptr, n, dx, k, 0, Act.linear]);
+    return dx;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+  }
+}
+
+export interface DropoutArgs extends LayerArgs {
+  rate: number;
+  seed?: number;
+}
+
+export class Dropout extends Layer {
+  readonly className = 'Dropout';
+  readonly rate: number;
+  private readonly seed?: number;
+  private drawnSeed?: number;
+  private masks = new Map<number, number>(); // per program buffer: forward emits, backward reuses
+
+  constructor(args: DropoutArgs) {
+    super('dropout', args ?? ({} as DropoutArgs));
+    const rate = args?.rate;
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new Error(`${this.name}: rate must be a number in [0, 1), got ${rate}`);
+    if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new Error(`${this.name}: seed must be an integer`);
+    this.rate = rate;
+    this.seed = args.seed;
+  }
+
+  computeOutputShape(s: number[]): number[] {
+    return [...s];
+  }
+
+  override build(inputShape: number[]): void {
+    super.build(inputShape);
+    // Drawn at build so that setSeed() before building the model fixes every mask of the run.
+    this.drawnSeed = this.seed ?? nextU32();
+  }
+
+  forward(ctx: EmitContext, x: Flow): Flow {
+    if (!ctx.training || this.rate === 0) return x;
+    const y = ctx.buffer(x.cols);
+    const mask = ctx.buffer(x.cols);
+    this.masks.set(y, mask);
+    const at = ctx.pb.op(Op.DROPOUT_FWD, [ctx.batch * x.cols, x.ptr, y, mask, { f: this.rate }, this.drawnSeed! >>> 0, ctx.layerIndex, 0]);
+    ctx.stepWords.push(at + 7);
+    return { ptr: y, cols: x.cols };
+  }
+
+  backward(ctx: EmitContext, x: Flow, y: Flow, dy: number): number {
+    if (!ctx.training || this.rate === 0) return dy;
+    const mask = this.masks.get(y.ptr);
+    if (mask === undefined) throw new Error(`${this.name}: backward without forward`);
+    this.masks.delete(y.ptr);
+    ctx.pb.op(Op.MUL, [ctx.batch * x.cols, dy, mask, dy]);
+    return dy;
+  }
+
+  override getConfig() {
+    return { ...super.getConfig(), rate: this.rate, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
+  }
+}
+
+export const flatten = (args?: LayerArgs) => new Flatten(args);
+export const dense = (args: DenseArgs) => new Dense(args);
+export const dropout = (args: DropoutArgs) => new Dropout(args);
+
+export { LossKind };

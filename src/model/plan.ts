@@ -1,0 +1,150 @@
+/**
+ * Programs for a model: a training step (gather batch → forward → loss/metrics → backward → update),
+ * an evaluation step (forward → loss/metrics) and a prediction step (forward). A plan is built once per
+ * (data source, batch size) and reused for every step: per step, JS patches a few words (where the
+ * batch's indices start, Adam's αₜ, the dropout step) and makes one call into wasm.
+ */
+import type { Backend } from '../backend/backend.js';
+import { AccKind, DType, LossFlag, LossKind, Op, ProgramBuilder, type Program } from '../backend/program.js';
+import type { Flow, Layer, EmitContext } from '../layers.js';
+import type { LossName } from '../losses.js';
+import type { Optimizer } from '../optimizers.js';
+import type { Tensor } from '../tensor.js';
+
+/** A dataset that stays in its stored dtype in wasm memory; rows are gathered through an index list. */
+export interface Source {
+  x: Tensor;
+  /** Labels: int class ids [N] for sparse losses, else [N, units]. */
+  y?: Tensor;
+  rowLen: number;
+}
+
+export interface PlanSpec {
+  kind: 'train' | 'eval' | 'predict';
+  batch: number;
+  source: Source;
+  layers: Layer[];
+  loss?: LossName;
+  accuracy?: keyof typeof AccKind;
+  optimizer?: Optimizer;
+  /** Pointer to the Int32 index array the batch is gathered through (patched per step). */
+  indexPtr: number;
+}
+
+const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
+
+export class Plan {
+  readonly program: Program;
+  /** Word positions to patch per step. */
+  private readonly idxWords: number[] = [];
+  private readonly stepWords: number[] = [];
+  private readonly update?: { patch(prog: Program, t: number): void };
+  private readonly owned: number[] = [];
+  /** f32 [2]: batch-mean loss and accuracy. */
+  readonly statsPtr: number;
+  /** Output of the last layer, [batch, units]. */
+  readonly outputPtr: number;
+  readonly outputCols: number;
+
+  constructor(
+    private readonly b: Backend,
+    readonly spec: PlanSpec,
+  ) {
+    const pb = new ProgramBuilder();
+    const B = spec.batch;
+    const buffer = (cols: number) => this.alloc(B * cols * 4);
+    this.statsPtr = this.alloc(16);
+    const training = spec.kind === 'train';
+    const { x, y, rowLen } = spec.source;
+
+    // 1. the batch, converted and scaled (uint8 images stay bytes until here)
+    const x0 = buffer(rowLen);
+    this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(x), DType.f32, B, rowLen, spec.indexPtr, x.ptr, x0, { f: x.scale }, 0]) + 4);
+    const last = spec.layers[spec.layers.length - 1] as Layer & { activation?: string; units?: number };
+    const units = last.outputShape[0];
+    const sparse = spec.loss === 'sparseCategoricalCrossentropy';
+    let labels = 0;
+    if (spec.kind !== 'predict') {
+      if (!y || !spec.loss) throw new Error('internal: eval/train plan without labels or loss');
+      const cols = sparse ? 1 : units;
+      labels = buffer(cols);
+      this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(y), sparse ? DType.i32 : DType.f32, B, cols, spec.indexPtr, y.ptr, labels, { f: y.scale }, 0]) + 4);
+    }
+
+    // 2. forward, remembering each layer's input and output
+    const ctx: EmitContext = { pb, batch: B, training, buffer, layerIndex: 0, stepWords: this.stepWords };
+    const flows: Flow[] = [{ ptr: x0, cols: rowLen }];
+    spec.layers.forEach((layer, i) => {
+      ctx.layerIndex = i;
+      flows.push(layer.forward(ctx, flows[i]));
+    });
+    const out = flows[flows.length - 1];
+    this.outputPtr = out.ptr;
+    this.outputCols = out.cols;
+
+    if (spec.kind !== 'predict') {
+      // 3. loss (+ its gradient when training) and accuracy, as batch means in stats[0], stats[1]
+      const rows = buffer(1);
+      const act = last.activation;
+      const fused =
+        training &&
+        ((act === 'softmax' && (spec.loss === 'sparseCategoricalCrossentropy' || spec.loss === 'categoricalCrossentropy')) ||
+          (act === 'sigmoid' && spec.loss === 'binaryCrossentropy'));
+      const grad = training ? buffer(units) : 0;
+      pb.op(Op.LOSS, [LossKind[spec.loss!], B, units, out.ptr, labels, rows, grad, { f: 1 / B }, fused ? LossFlag.FUSED : 0, { f: 1e-7 }]);
+      pb.op(Op.SUM, [B, rows, this.statsPtr, { f: 1 / B }]);
+      if (spec.accuracy) {
+        const acc = buffer(1);
+        pb.op(Op.ACCURACY, [AccKind[spec.accuracy], B, units, out.ptr, labels, acc]);
+        pb.op(Op.SUM, [B, acc, this.statsPtr + 4, { f: 1 / B }]);
+      }
+
+      if (training) {
+        // 4. backward, last layer first; the first layer with weights needs no input gradient
+        const firstTrainable = spec.layers.findIndex((l) => l.weights.length > 0);
+        let dy = grad;
+        for (let i = spec.layers.length - 1; i >= 0 && i >= firstTrainable; i--) {
+          ctx.layerIndex = i;
+          dy = spec.layers[i].backward(ctx, flows[i], flows[i + 1], dy, i > firstTrainable, i === spec.layers.length - 1 && fused);
+        }
+        // 5. parameter updates, after every gradient has been computed from the old weights
+        const params = spec.layers.flatMap((l) => l.weights.map((w) => ({ key: w.tensor.id, size: w.tensor.size, ptr: w.tensor.ptr, gradPtr: w.grad.ptr })));
+        this.update = spec.optimizer!.emit(pb, params, b);
+      }
+    }
+    this.program = pb.build(b);
+  }
+
+  private alloc(bytes: number): number {
+    const p = this.b.arena.alloc(bytes);
+    this.owned.push(p);
+    return p;
+  }
+
+  /**
+   * Runs one step on the rows listed at `indexPtr + offset·4` (offset in rows); `t` is the optimizer's
+   * 1-based iteration and `step` the dropout counter.
+   */
+  run(offset: number, t = 0, step = 0): void {
+    const prog = this.program;
+    const at = this.spec.indexPtr + offset * 4;
+    for (const w of this.idxWords) prog.patchU32(w, at);
+    for (const w of this.stepWords) prog.patchU32(w, step);
+    this.update?.patch(prog, t);
+    prog.run();
+  }
+
+  loss(): number {
+    return this.b.views().f32[this.statsPtr >> 2];
+  }
+
+  accuracy(): number {
+    return this.b.views().f32[(this.statsPtr >> 2) + 1];
+  }
+
+  dispose(): void {
+    this.program.dispose();
+    if (!this.b.isDisposed) for (const p of this.owned) this.b.arena.release(p);
+    this.owned.length = 0;
+  }
+}

@@ -1,0 +1,2 @@
+/** `optimizers.adam({...})` etc. */
+export { adam, sgd, rmsprop, type AdamConfig, type SgdConfig, type RmsPropConfig } from './optimizers.js';

@@ -1,0 +1,203 @@
+/**
+ * Optimizers with Keras' defaults and update rules (formulas in crates/kernels/src/optim.rs). An optimizer
+ * owns its per-parameter state (Adam's m and v, momentum buffers) in wasm memory, keyed by parameter, so
+ * state survives across `fit` calls like Keras' does. Each emits one op per parameter into the training
+ * program and patches its per-step values (αₜ, the learning rate) before each step.
+ */
+import type { Backend } from './backend/backend.js';
+import { Op, type Program, type ProgramBuilder } from './backend/program.js';
+import { Tensor } from './tensor.js';
+
+export interface ParamRef {
+  /** Stable key of the parameter (its tensor id). */
+  key: number;
+  size: number;
+  ptr: number;
+  gradPtr: number;
+}
+
+export interface EmittedUpdate {
+  /** Called before every step with Keras' 1-based iteration count. */
+  patch(prog: Program, t: number): void;
+}
+
+export abstract class Optimizer {
+  abstract readonly className: string;
+  learningRate: number;
+  /** Steps taken so far (Keras' `optimizer.iterations`). */
+  iterations = 0;
+  private readonly state = new Map<number, Tensor[]>();
+
+  constructor(learningRate: number) {
+    checkPositive('learningRate', learningRate);
+    this.learningRate = learningRate;
+  }
+
+  protected abstract slotCount(): number;
+  protected abstract emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]): (prog: Program, t: number) => void;
+  abstract getConfig(): Record<string, number | boolean | string>;
+
+  /** Zero-initialised state buffers of a parameter, created on first use. */
+  private slotsFor(p: ParamRef, b: Backend): number[] {
+    let s = this.state.get(p.key);
+    if (!s) {
+      s = [];
+      for (let i = 0; i < this.slotCount(); i++) {
+        const t = Tensor.alloc([p.size], 'float32', b);
+        (t.storageView() as Float32Array).fill(0);
+        s.push(t);
+      }
+      this.state.set(p.key, s);
+    }
+    return s.map((t) => t.ptr);
+  }
+
+  /** Emits the update of every parameter; the returned patcher runs once per step. */
+  emit(pb: ProgramBuilder, params: ParamRef[], b: Backend): EmittedUpdate {
+    const patches = params.map((p) => this.emitOne(pb, p, this.slotsFor(p, b)));
+    return {
+      patch: (prog, t) => {
+        for (const f of patches) f(prog, t);
+      },
+    };
+  }
+
+  /** State tensors (for tests and serialisation), in parameter order. */
+  getState(key: number): Float32Array[] {
+    return (this.state.get(key) ?? []).map((t) => t.dataSync() as Float32Array);
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) for (const t of s) t.dispose();
+    this.state.clear();
+  }
+}
+
+function checkPositive(name: string, v: number): void {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`optimizer: ${name} must be a positive number, got ${v}`);
+}
+
+function checkUnit(name: string, v: number, closedLow = true): void {
+  if (typeof v !== 'number' || !(closedLow ? v >= 0 : v > 0) || !(v < 1)) throw new Error(`optimizer: ${name} must be in ${closedLow ? '[' : '('}0, 1), got ${v}`);
+}
+
+export interface AdamConfig {
+  learningRate?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export class Adam extends Optimizer {
+  readonly className = 'Adam';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+
+  constructor(c: AdamConfig = {}) {
+    super(c.learningRate ?? 1e-3);
+    this.beta1 = c.beta1 ?? 0.9;
+    this.beta2 = c.beta2 ?? 0.999;
+    this.epsilon = c.epsilon ?? 1e-7;
+    checkUnit('beta1', this.beta1);
+    checkUnit('beta2', this.beta2);
+    if (!(this.epsilon >= 0)) throw new Error(`optimizer: epsilon must be ≥ 0, got ${this.epsilon}`);
+  }
+
+  protected slotCount(): number {
+    return 2;
+  }
+
+  /** Keras' step size αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ), in float64. */
+  alpha(t: number): number {
+    return (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+  }
+
+  protected emitOne(pb: ProgramBuilder, p: ParamRef, [m, v]: number[]) {
+    const at = pb.op(Op.ADAM, [p.size, p.ptr, p.gradPtr, m, v, { f: this.beta1 }, { f: this.beta2 }, { f: this.epsilon }, { f: 0 }]);
+    return (prog: Program, t: number) => prog.patchF32(at + 8, this.alpha(t));
+  }
+
+  getConfig() {
+    return { name: 'Adam', learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+}
+
+export interface SgdConfig {
+  learningRate?: number;
+  momentum?: number;
+  nesterov?: boolean;
+}
+
+export class SGD extends Optimizer {
+  readonly className = 'SGD';
+  readonly momentum: number;
+  readonly nesterov: boolean;
+
+  constructor(c: SgdConfig = {}) {
+    super(c.learningRate ?? 0.01);
+    this.momentum = c.momentum ?? 0;
+    this.nesterov = c.nesterov ?? false;
+    checkUnit('momentum', this.momentum);
+  }
+
+  protected slotCount(): number {
+    return this.momentum > 0 ? 1 : 0;
+  }
+
+  protected emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]) {
+    const at = pb.op(Op.SGD, [p.size, p.ptr, p.gradPtr, slots[0] ?? 0, { f: this.learningRate }, { f: this.momentum }, this.nesterov ? 1 : 0]);
+    return (prog: Program) => prog.patchF32(at + 4, this.learningRate);
+  }
+
+  getConfig() {
+    return { name: 'SGD', learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov };
+  }
+}
+
+export interface RmsPropConfig {
+  learningRate?: number;
+  rho?: number;
+  epsilon?: number;
+}
+
+export class RMSprop extends Optimizer {
+  readonly className = 'RMSprop';
+  readonly rho: number;
+  readonly epsilon: number;
+
+  constructor(c: RmsPropConfig = {}) {
+    super(c.learningRate ?? 1e-3);
+    this.rho = c.rho ?? 0.9;
+    this.epsilon = c.epsilon ?? 1e-7;
+    checkUnit('rho', this.rho);
+  }
+
+  protected slotCount(): number {
+    return 1;
+  }
+
+  protected emitOne(pb: ProgramBuilder, p: ParamRef, [s]: number[]) {
+    const at = pb.op(Op.RMSPROP, [p.size, p.ptr, p.gradPtr, s, { f: this.learningRate }, { f: this.rho }, { f: this.epsilon }]);
+    return (prog: Program) => prog.patchF32(at + 4, this.learningRate);
+  }
+
+  getConfig() {
+    return { name: 'RMSprop', learningRate: this.learningRate, rho: this.rho, epsilon: this.epsilon };
+  }
+}
+
+export const adam = (c?: AdamConfig) => new Adam(c);
+export const sgd = (c?: SgdConfig) => new SGD(c);
+export const rmsprop = (c?: RmsPropConfig) => new RMSprop(c);
+
+const BY_NAME: Record<string, () => Optimizer> = { adam: () => new Adam(), sgd: () => new SGD(), rmsprop: () => new RMSprop() };
+
+export function getOptimizer(o: string | Optimizer): Optimizer {
+  if (o instanceof Optimizer) return o;
+  if (typeof o === 'string') {
+    const f = BY_NAME[o.toLowerCase()];
+    if (f) return f();
+  }
+  throw new Error(`compile: unknown optimizer ${JSON.stringify(o)} (valid: 'adam', 'sgd', 'rmsprop', or optimizers.adam/sgd/rmsprop({...}))`);
+}
