@@ -5,6 +5,7 @@
  * found through `import.meta.url`.
  *
  *   cross-origin isolated page  → variant 'simd-threads', 2 threads, one Blob-URL worker, correct GEMM
+ *                                 (also after idle gaps, where the main thread must spin, not block)
  *   plain page                  → variant 'simd', 1 thread, `reason` + console warning, correct GEMM
  *   tensors before init()       → the clear "call `await init()`" error
  *
@@ -125,7 +126,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
   function expectProduct(r: MatMulResult, m: number, n: number): void {
     expect(r.shape).toEqual([m, n]);
     expect(r.length).toBe(m * n);
-    expect(r.firstBad, `first element off by more than ${r.tol}`).toBeNull();
+    expect(r.firstBad, `matMul → [${m}, ${n}]: first element off by more than ${r.tol}`).toBeNull();
     expect(r.maxAbsErr).toBeLessThanOrEqual(r.tol);
   }
 
@@ -160,6 +161,15 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
       expectProduct(await matMul(t, m, k, n), m, n);
 
     expect(t.warnings).toEqual([]);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+
+  it('cross-origin isolated: jobs after idle gaps (worker asleep) — the main thread spins, never Atomics.wait', async () => {
+    const t = await open(true);
+    expect((await init(t, { threads: 2 })).info.threads).toBe(2);
+    const bad = (await t.page.evaluate(([c, g]) => (window as any).wlTest.withIdleGaps(c, g, 33, 17, 9), [60, 3] as const)) as string[];
+    expect(bad).toEqual([]);
+    expectProduct(await matMul(t, 64, 256, 128), 64, 128);
     expect(t.errors).toEqual([]);
   }, TEST_TIMEOUT);
 
