@@ -3,7 +3,7 @@
  * side, as in micrograd); the model only strings them together. Activations flow between layers as
  * [batch, cols] f32 matrices in wasm memory.
  */
-import { Act, Layout, LossKind, Op, type ProgramBuilder } from './backend/program.js';
+import { Act, Layout, LossKind, Op, type ProgramBuilder, type Word } from './backend/program.js';
 import { backend } from './backend/backend.js';
 import { normal, nextU32, uniform01 } from './random.js';
 import { Tensor, sizeOf } from './tensor.js';
@@ -105,6 +105,12 @@ export interface EmitContext {
   layerIndex: number;
   /** Word positions of per-step values (dropout step) to patch before each run. */
   stepWords: number[];
+  /**
+   * Offers to compute weight `w`'s gradient with the GEMM whose first ten arguments are `gemm` (C being
+   * the weight) and apply the optimizer's update in the same pass. True when the op was emitted; the
+   * caller then must not emit the gradient itself.
+   */
+  fuseUpdate(w: Weight, gemm: Word[]): boolean;
 }
 
 export interface LayerArgs {
@@ -264,11 +270,15 @@ export class Dense extends Layer {
       if (this.activation === 'softmax') pb.op(Op.SOFTMAX_BWD, [B, n, y.ptr, dy, dy]);
       else if (this.activation !== 'linear') pb.op(Op.ACT_BWD, [Act[this.activation], B * n, y.ptr, dy, dy]);
     }
-    pb.op(Op.GEMM, [Layout.TN, k, n, B, x.ptr, k, dy, n, this.kernel.grad.ptr, n, 0, Act.linear]);
+    // dX first: it needs the kernel before a fused update changes it.
+    let dx = 0;
+    if (needDx) {
+      dx = ctx.buffer(k);
+      pb.op(Op.GEMM, [Layout.NT, B, k, n, dy, n, this.kernel.tensor.ptr, n, dx, k, 0, Act.linear]);
+    }
+    const dW = [Layout.TN, k, n, B, x.ptr, k, dy, n];
+    if (!ctx.fuseUpdate(this.kernel, [...dW, this.kernel.tensor.ptr, n])) pb.op(Op.GEMM, [...dW, this.kernel.grad.ptr, n, 0, Act.linear]);
     if (this.bias) pb.op(Op.COLSUM, [B, n, dy, this.bias.grad.ptr]);
-    if (!needDx) return 0;
-    const dx = ctx.buffer(k);
-    pb.op(Op.GEMM, [Layout.NT, B, k, n, dy, n, this.kernel.tensor.ptr, n, dx, k, 0, Act.linear]);
     return dx;
   }
 

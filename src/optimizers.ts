@@ -5,7 +5,7 @@
  * program and patches its per-step values (αₜ, the learning rate) before each step.
  */
 import type { Backend } from './backend/backend.js';
-import { Op, type Program, type ProgramBuilder } from './backend/program.js';
+import { Op, type Program, type ProgramBuilder, type Word } from './backend/program.js';
 import { Tensor } from './tensor.js';
 
 export interface ParamRef {
@@ -37,8 +37,17 @@ export abstract class Optimizer {
   protected abstract emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]): (prog: Program, t: number) => void;
   abstract getConfig(): Record<string, number | boolean | string>;
 
+  /**
+   * Emits an op that computes a weight gradient with the GEMM described by `gemm` (its first ten
+   * arguments, C being the parameter itself) and applies this optimizer's update as each element is
+   * finished, so the gradient is never stored. Returns null when this optimizer has no fused form.
+   */
+  emitFused(_pb: ProgramBuilder, _p: ParamRef, _gemm: Word[], _b: Backend): ((prog: Program, t: number) => void) | null {
+    return null;
+  }
+
   /** Zero-initialised state buffers of a parameter, created on first use. */
-  private slotsFor(p: ParamRef, b: Backend): number[] {
+  protected slotsFor(p: ParamRef, b: Backend): number[] {
     let s = this.state.get(p.key);
     if (!s) {
       s = [];
@@ -53,8 +62,8 @@ export abstract class Optimizer {
   }
 
   /** Emits the update of every parameter; the returned patcher runs once per step. */
-  emit(pb: ProgramBuilder, params: ParamRef[], b: Backend): EmittedUpdate {
-    const patches = params.map((p) => this.emitOne(pb, p, this.slotsFor(p, b)));
+  emit(pb: ProgramBuilder, params: ParamRef[], b: Backend, extra: ((prog: Program, t: number) => void)[] = []): EmittedUpdate {
+    const patches = [...extra, ...params.map((p) => this.emitOne(pb, p, this.slotsFor(p, b)))];
     return {
       patch: (prog, t) => {
         for (const f of patches) f(prog, t);
@@ -116,6 +125,12 @@ export class Adam extends Optimizer {
   protected emitOne(pb: ProgramBuilder, p: ParamRef, [m, v]: number[]) {
     const at = pb.op(Op.ADAM, [p.size, p.ptr, p.gradPtr, m, v, { f: this.beta1 }, { f: this.beta2 }, { f: this.epsilon }, { f: 0 }]);
     return (prog: Program, t: number) => prog.patchF32(at + 8, this.alpha(t));
+  }
+
+  override emitFused(pb: ProgramBuilder, p: ParamRef, gemm: Word[], b: Backend) {
+    const [m, v] = this.slotsFor(p, b);
+    const at = pb.op(Op.GEMM_ADAM, [...gemm, m, v, { f: this.beta1 }, { f: this.beta2 }, { f: this.epsilon }, { f: 0 }]);
+    return (prog: Program, t: number) => prog.patchF32(at + 15, this.alpha(t));
   }
 
   getConfig() {

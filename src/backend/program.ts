@@ -23,6 +23,7 @@ export const Op = {
   RMSPROP: 14,
   GATHER: 15,
   COUNT_NONFINITE: 16,
+  GEMM_ADAM: 17,
 } as const;
 export const REF = 0x100;
 

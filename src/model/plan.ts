@@ -6,7 +6,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { AccKind, DType, LossFlag, LossKind, Op, ProgramBuilder, type Program } from '../backend/program.js';
-import type { Flow, Layer, EmitContext } from '../layers.js';
+import type { Flow, Layer, EmitContext, Weight } from '../layers.js';
 import type { LossName } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import type { Tensor } from '../tensor.js';
@@ -30,6 +30,12 @@ export interface PlanSpec {
   /** Pointer to the Int32 index array the batch is gathered through (patched per step). */
   indexPtr: number;
 }
+
+/** K chunk of the GEMM kernels (crates/kernels/src/gemm.rs KC): the largest batch a fused update takes. */
+const GEMM_KC = 1024;
+
+/** Internal switches (tests compare fused and unfused updates). */
+export const planOptions = { fuseUpdates: true };
 
 const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
 
@@ -72,7 +78,26 @@ export class Plan {
     }
 
     // 2. forward, remembering each layer's input and output
-    const ctx: EmitContext = { pb, batch: B, training, buffer, layerIndex: 0, stepWords: this.stepWords };
+    const fused = new Set<number>();
+    const fusedPatches: ((prog: Program, t: number) => void)[] = [];
+    const ref = (w: Weight) => ({ key: w.tensor.id, size: w.tensor.size, ptr: w.tensor.ptr, gradPtr: w.grad.ptr });
+    const ctx: EmitContext = {
+      pb,
+      batch: B,
+      training,
+      buffer,
+      layerIndex: 0,
+      stepWords: this.stepWords,
+      fuseUpdate: (w, gemm) => {
+        // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
+        if (!planOptions.fuseUpdates || B > GEMM_KC) return false;
+        const patch = spec.optimizer!.emitFused(pb, ref(w), gemm, b);
+        if (!patch) return false;
+        fused.add(w.tensor.id);
+        fusedPatches.push(patch);
+        return true;
+      },
+    };
     const flows: Flow[] = [{ ptr: x0, cols: rowLen }];
     spec.layers.forEach((layer, i) => {
       ctx.layerIndex = i;
@@ -86,12 +111,12 @@ export class Plan {
       // 3. loss (+ its gradient when training) and accuracy, as batch means in stats[0], stats[1]
       const rows = buffer(1);
       const act = last.activation;
-      const fused =
+      const fusedLoss =
         training &&
         ((act === 'softmax' && (spec.loss === 'sparseCategoricalCrossentropy' || spec.loss === 'categoricalCrossentropy')) ||
           (act === 'sigmoid' && spec.loss === 'binaryCrossentropy'));
       const grad = training ? buffer(units) : 0;
-      pb.op(Op.LOSS, [LossKind[spec.loss!], B, units, out.ptr, labels, rows, grad, { f: 1 / B }, fused ? LossFlag.FUSED : 0, { f: 1e-7 }]);
+      pb.op(Op.LOSS, [LossKind[spec.loss!], B, units, out.ptr, labels, rows, grad, { f: 1 / B }, fusedLoss ? LossFlag.FUSED : 0, { f: 1e-7 }]);
       pb.op(Op.SUM, [B, rows, this.statsPtr, { f: 1 / B }]);
       if (spec.accuracy) {
         const acc = buffer(1);
@@ -105,11 +130,12 @@ export class Plan {
         let dy = grad;
         for (let i = spec.layers.length - 1; i >= 0 && i >= firstTrainable; i--) {
           ctx.layerIndex = i;
-          dy = spec.layers[i].backward(ctx, flows[i], flows[i + 1], dy, i > firstTrainable, i === spec.layers.length - 1 && fused);
+          dy = spec.layers[i].backward(ctx, flows[i], flows[i + 1], dy, i > firstTrainable, i === spec.layers.length - 1 && fusedLoss);
         }
-        // 5. parameter updates, after every gradient has been computed from the old weights
-        const params = spec.layers.flatMap((l) => l.weights.map((w) => ({ key: w.tensor.id, size: w.tensor.size, ptr: w.tensor.ptr, gradPtr: w.grad.ptr })));
-        this.update = spec.optimizer!.emit(pb, params, b);
+        // 5. the remaining parameter updates (fused ones happened in backward, each after the last use of
+        //    its weight), all from gradients of the old weights
+        const params = spec.layers.flatMap((l) => l.weights.filter((w) => !fused.has(w.tensor.id)).map(ref));
+        this.update = spec.optimizer!.emit(pb, params, b, fusedPatches);
       }
     }
     this.program = pb.build(b);

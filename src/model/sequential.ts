@@ -363,6 +363,7 @@ export class Sequential implements CallbackModel {
     this.history = history;
     let lastYield = performance.now();
     let aborted = false;
+    let fullPlan: Plan | undefined; // looked up once: the step loop allocates nothing
     try {
       await call((cb) => cb.onTrainBegin());
       for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
@@ -383,7 +384,7 @@ export class Sequential implements CallbackModel {
             const r = cb.onBatchBegin(step, batchLogs);
             if (r) await r;
           }
-          const plan = this.plan('train', bs, train.source, trainIdx.ptr);
+          const plan = bs === batchSize ? (fullPlan ??= this.plan('train', bs, train.source, trainIdx.ptr)) : this.plan('train', bs, train.source, trainIdx.ptr);
           const opt = c.optimizer;
           opt.iterations++;
           plan.run(start, opt.iterations, this.dropoutStep++);

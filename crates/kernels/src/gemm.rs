@@ -8,6 +8,7 @@
 //! Each output element is computed by the same sequence of operations whichever tile and thread it falls
 //! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
 //! are bitwise identical for any thread count.
+use crate::optim::{adam1, adam4, AdamHyper};
 use crate::split;
 use core::arch::wasm32::*;
 
@@ -32,6 +33,15 @@ pub struct Gemm {
     pub ldc: usize,
     pub bias: *const f32, // null: none
     pub act: u32,
+    /// When set, C is a parameter and each finished element is its gradient: Adam updates it in place.
+    pub adam: Option<AdamUpdate>,
+}
+
+#[derive(Clone, Copy)]
+pub struct AdamUpdate {
+    pub m: *mut f32,
+    pub v: *mut f32,
+    pub h: AdamHyper,
 }
 
 #[inline(always)]
@@ -66,7 +76,7 @@ unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
 
 /// K is processed in chunks of KC so that a packed panel of B (KC × 8 floats, 32 KiB) fits on the
 /// stack and in L1. Partial sums go through C between chunks: the same f32 values as one long loop.
-const KC: usize = 1024;
+pub const KC: usize = 1024;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
@@ -119,6 +129,25 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
         }
         ap = ap.add(astep);
         bp = bp.add(8);
+    }
+    if let Some(u) = &g.adam {
+        // A gradient tile, finished (K ≤ KC): update the parameters it belongs to.
+        for r in 0..R {
+            let o = (i0 + r) * g.ldc + j0;
+            let (p, m, v) = (g.c.add(o), u.m.add(o), u.v.add(o));
+            if w == 8 {
+                adam4(&u.h, p, m, v, acc[r][0]);
+                adam4(&u.h, p.add(4), m.add(4), v.add(4), acc[r][1]);
+            } else {
+                let mut t = [0.0f32; 8];
+                v128_store(t.as_mut_ptr() as *mut v128, acc[r][0]);
+                v128_store(t.as_mut_ptr().add(4) as *mut v128, acc[r][1]);
+                for c in 0..w {
+                    adam1(&u.h, p.add(c), m.add(c), v.add(c), t[c]);
+                }
+            }
+        }
+        return;
     }
     for r in 0..R {
         let cp = g.c.add((i0 + r) * g.ldc + j0);
@@ -220,7 +249,11 @@ unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize
             for q in k4..g.k {
                 t += *g.a.add((i0 + r) * g.lda + q) * *g.b.add((j0 + s) * g.ldb + q);
             }
-            store1(g, g.c.add((i0 + r) * g.ldc + j0 + s), j0 + s, t);
+            let o = (i0 + r) * g.ldc + j0 + s;
+            match &g.adam {
+                Some(u) => adam1(&u.h, g.c.add(o), u.m.add(o), u.v.add(o), t),
+                None => store1(g, g.c.add(o), j0 + s, t),
+            }
         }
     }
 }
@@ -293,6 +326,11 @@ pub unsafe fn gemm_naive(g: &Gemm) {
                     _ => *g.b.add(q * g.ldb + j),
                 };
                 acc += a * b;
+            }
+            if let Some(u) = &g.adam {
+                let o = i * g.ldc + j;
+                adam1(&u.h, g.c.add(o), u.m.add(o), u.v.add(o), acc);
+                continue;
             }
             if !g.bias.is_null() {
                 acc += *g.bias.add(j);

@@ -1,6 +1,7 @@
 //! Losses: per-row value and, when asked, the gradient scaled by `scale` (1/batch for Keras' mean over
 //! the batch). Probabilities are normalised by their row sum and clipped to [ε, 1 − ε] as Keras and
-//! tfjs-layers do; where the clip is active the gradient through it is zero.
+//! tfjs-layers do (sparse labels clip each probability before normalising too, as tfjs-layers'
+//! sparseCategoricalCrossentropy does); where a clip is active the gradient through it is zero.
 //! FUSED: `pred` holds softmax (or sigmoid) outputs and the gradient is taken with respect to the
 //! logits: (p − y)·scale for cross-entropy, the form Keras uses when a softmax feeds a cross-entropy.
 use crate::math::{exp, ln, sigmoid};
@@ -102,18 +103,27 @@ unsafe fn row(l: &Loss, r: usize) {
                 }
                 loss
             } else {
+                // Sparse labels: tfjs-layers (like Keras) clips each probability to [ε, 1 − ε] *before*
+                // normalising (and again after), so a clipped probability gets no gradient; categorical
+                // normalises first. `pre` is that first clip (the identity for categorical).
+                let sparse = l.kind == SPARSE_CCE;
+                let pre = |j: usize| -> (f32, bool) {
+                    let v = *p.add(j);
+                    if sparse { clip(v, eps, 1.0 - eps) } else { (v, true) }
+                };
                 let mut s = 0.0f32;
                 for j in 0..c {
-                    s += *p.add(j);
+                    s += pre(j).0;
                 }
                 let mut loss = 0.0f32;
                 let mut common = 0.0f32; // Σ t_i over unclipped i, for the 1/s term
                 for j in 0..c {
                     let w = tj(j);
                     if w != 0.0 {
-                        let (q, inside) = clip(*p.add(j) / s, eps, 1.0 - eps);
+                        let (pj, in1) = pre(j);
+                        let (q, inside) = clip(pj / s, eps, 1.0 - eps);
                         loss -= w * ln(q);
-                        if inside {
+                        if in1 && inside {
                             common += w;
                         }
                     }
@@ -125,8 +135,13 @@ unsafe fn row(l: &Loss, r: usize) {
                             sc * (pj * tsum - tj(j))
                         } else {
                             let w = tj(j);
-                            let own = if w != 0.0 && clip(pj / s, eps, 1.0 - eps).1 { -w / pj } else { 0.0 };
-                            sc * (own + common / s)
+                            let (pc, in1) = pre(j);
+                            if in1 {
+                                let own = if w != 0.0 && clip(pc / s, eps, 1.0 - eps).1 { -w / pc } else { 0.0 };
+                                sc * (own + common / s)
+                            } else {
+                                0.0
+                            }
                         };
                     }
                 }

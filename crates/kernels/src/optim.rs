@@ -16,6 +16,36 @@ unsafe fn st(p: *mut f32, i: usize, v: v128) {
     v128_store(p.add(i) as *mut v128, v)
 }
 
+/// Adam's constants for one step.
+#[derive(Clone, Copy)]
+pub struct AdamHyper {
+    pub b1: f32,
+    pub b2: f32,
+    pub eps: f32,
+    pub alpha: f32,
+}
+
+/// One Adam update of 4 parameters at p/m/v with gradient g. Shared by the Adam op and the GEMM that
+/// computes a weight gradient and applies the update in its epilogue; `adam1` does what one lane does.
+#[inline(always)]
+pub unsafe fn adam4(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: v128) {
+    let mn = f32x4_add(f32x4_mul(f32x4_splat(h.b1), ld(m, 0)), f32x4_mul(f32x4_splat(1.0 - h.b1), g));
+    let vn = f32x4_add(f32x4_mul(f32x4_splat(h.b2), ld(v, 0)), f32x4_mul(f32x4_splat(1.0 - h.b2), f32x4_mul(g, g)));
+    st(m, 0, mn);
+    st(v, 0, vn);
+    let upd = f32x4_div(f32x4_mul(f32x4_splat(h.alpha), mn), f32x4_add(f32x4_sqrt(vn), f32x4_splat(h.eps)));
+    st(p, 0, f32x4_sub(ld(p, 0), upd));
+}
+
+#[inline(always)]
+pub unsafe fn adam1(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: f32) {
+    let mn = h.b1 * *m + (1.0 - h.b1) * g;
+    let vn = h.b2 * *v + (1.0 - h.b2) * (g * g);
+    *m = mn;
+    *v = vn;
+    *p -= (h.alpha * mn) / (crate::math::sqrt(vn) + h.eps);
+}
+
 #[derive(Clone, Copy)]
 pub struct Adam {
     pub n: usize,
@@ -23,48 +53,28 @@ pub struct Adam {
     pub g: *const f32,
     pub m: *mut f32,
     pub v: *mut f32,
-    pub b1: f32,
-    pub b2: f32,
-    pub eps: f32,
-    pub alpha: f32,
+    pub h: AdamHyper,
 }
 
 pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
-    let (b1, b2, c1, c2) = (o.b1, o.b2, 1.0 - o.b1, 1.0 - o.b2);
-    let (vb1, vb2, vc1, vc2) = (f32x4_splat(b1), f32x4_splat(b2), f32x4_splat(c1), f32x4_splat(c2));
-    let (veps, valpha) = (f32x4_splat(o.eps), f32x4_splat(o.alpha));
     for_lanes(
         s,
         e,
-        |i| {
-            let g = ld(o.g, i);
-            let m = f32x4_add(f32x4_mul(vb1, ld(o.m, i)), f32x4_mul(vc1, g));
-            let v = f32x4_add(f32x4_mul(vb2, ld(o.v, i)), f32x4_mul(vc2, f32x4_mul(g, g)));
-            st(o.m, i, m);
-            st(o.v, i, v);
-            let upd = f32x4_div(f32x4_mul(valpha, m), f32x4_add(f32x4_sqrt(v), veps));
-            st(o.p, i, f32x4_sub(ld(o.p, i), upd));
-        },
-        |i| {
-            let g = *o.g.add(i);
-            let m = b1 * *o.m.add(i) + c1 * g;
-            let v = b2 * *o.v.add(i) + c2 * (g * g);
-            *o.m.add(i) = m;
-            *o.v.add(i) = v;
-            *o.p.add(i) -= (o.alpha * m) / (crate::math::sqrt(v) + o.eps);
-        },
+        |i| adam4(&o.h, o.p.add(i), o.m.add(i), o.v.add(i), ld(o.g, i)),
+        |i| adam1(&o.h, o.p.add(i), o.m.add(i), o.v.add(i), *o.g.add(i)),
     );
 }
 
 pub unsafe fn adam_naive(o: &Adam) {
+    let h = &o.h;
     for i in 0..o.n {
         let g = *o.g.add(i);
-        let m = o.b1 * *o.m.add(i) + (1.0 - o.b1) * g;
-        let v = o.b2 * *o.v.add(i) + (1.0 - o.b2) * (g * g);
+        let m = h.b1 * *o.m.add(i) + (1.0 - h.b1) * g;
+        let v = h.b2 * *o.v.add(i) + (1.0 - h.b2) * (g * g);
         *o.m.add(i) = m;
         *o.v.add(i) = v;
-        *o.p.add(i) -= (o.alpha * m) / (crate::math::sqrt(v) + o.eps);
+        *o.p.add(i) -= (h.alpha * m) / (crate::math::sqrt(v) + h.eps);
     }
 }
 

@@ -24,6 +24,9 @@ pub const SGD: u32 = 13;
 pub const RMSPROP: u32 = 14;
 pub const GATHER: u32 = 15;
 pub const COUNT_NONFINITE: u32 = 16;
+/// A weight gradient that is applied by Adam as it is computed (never stored): args as GEMM's first ten
+/// (C = the parameter), then m, v, β1, β2, ε, αₜ. K must be ≤ gemm::KC.
+pub const GEMM_ADAM: u32 = 17;
 pub const REF: u32 = 0x100;
 
 pub const OK: i32 = 0;
@@ -55,6 +58,7 @@ impl Args {
 fn arity(op: u32) -> Option<usize> {
     Some(match op & !REF {
         GEMM => 12,
+        GEMM_ADAM => 16,
         ACT_FWD => 4,
         ACT_BWD => 5,
         SOFTMAX_FWD => 4,
@@ -74,6 +78,10 @@ fn arity(op: u32) -> Option<usize> {
     })
 }
 
+unsafe fn adam_hyper(a: &Args, at: usize) -> optim::AdamHyper {
+    optim::AdamHyper { b1: a.f(at), b2: a.f(at + 1), eps: a.f(at + 2), alpha: a.f(at + 3) }
+}
+
 unsafe fn gemm_of(a: &Args) -> gemm::Gemm {
     gemm::Gemm {
         layout: a.u(0),
@@ -88,6 +96,7 @@ unsafe fn gemm_of(a: &Args) -> gemm::Gemm {
         ldc: a.n(9),
         bias: a.p(10),
         act: a.u(11),
+        adam: None,
     }
 }
 
@@ -101,6 +110,17 @@ unsafe fn exec(op: u32, a: &Args, tid: usize, nt: usize) {
         GEMM => {
             let g = gemm_of(a);
             if reference { gemm::gemm_naive(&g) } else { gemm::gemm_part(&g, tid, nt) }
+        }
+        GEMM_ADAM => {
+            let mut g = gemm_of(a);
+            g.bias = core::ptr::null();
+            g.act = gemm::ACT_LINEAR;
+            g.adam = Some(gemm::AdamUpdate { m: a.p(10), v: a.p(11), h: adam_hyper(a, 12) });
+            if reference {
+                gemm::gemm_naive(&g)
+            } else {
+                gemm::gemm_part(&g, tid, nt)
+            }
         }
         ACT_FWD => {
             if reference {
@@ -164,17 +184,7 @@ unsafe fn exec(op: u32, a: &Args, tid: usize, nt: usize) {
             }
         }
         ADAM => {
-            let o = optim::Adam {
-                n: a.n(0),
-                p: a.p(1),
-                g: a.p(2),
-                m: a.p(3),
-                v: a.p(4),
-                b1: a.f(5),
-                b2: a.f(6),
-                eps: a.f(7),
-                alpha: a.f(8),
-            };
+            let o = optim::Adam { n: a.n(0), p: a.p(1), g: a.p(2), m: a.p(3), v: a.p(4), h: adam_hyper(a, 5) };
             if reference { optim::adam_naive(&o) } else { optim::adam(&o, tid, nt) }
         }
         SGD => {
@@ -222,9 +232,14 @@ unsafe fn validate(prog: *const u32, nwords: usize) -> bool {
         }
         let (op, len) = (*prog.add(at), *prog.add(at + 1) as usize);
         match arity(op) {
-            Some(n) if len == n + 2 && at + len <= nwords => at += len,
+            Some(n) if len == n + 2 && at + len <= nwords => {}
             _ => return false,
         }
+        // The fused update keeps no partial sums, so its K (the batch) must fit one chunk.
+        if op & !REF == GEMM_ADAM && *prog.add(at + 2 + 3) as usize > gemm::KC {
+            return false;
+        }
+        at += len;
     }
     true
 }
