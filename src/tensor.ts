@@ -226,7 +226,9 @@ export function tensor(values: TypedArray | Nested[] | number, shape?: readonly 
   if (sizeOf(s) !== flat.length) throw new Error(`wasm-layers: tensor(): shape [${s}] needs ${sizeOf(s)} values but ${flat.length} were given`);
   const t = Tensor.alloc(s, dt);
   const v = t.storageView();
-  if (dt !== 'float32') {
+  // A typed array of the target type fits by construction; only other sources need the range check.
+  const native = (dt === 'uint8' && flat instanceof Uint8Array) || (dt === 'int32' && flat instanceof Int32Array);
+  if (dt !== 'float32' && !native) {
     for (let i = 0; i < flat.length; i++) {
       const x = flat[i];
       if (!Number.isInteger(x) || (dt === 'uint8' ? x < 0 || x > 255 : x < -(2 ** 31) || x >= 2 ** 31)) {
