@@ -1,0 +1,98 @@
+/**
+ * Benchmark runner: `npm run bench -- [names…] [--quick] [--json out.json]`
+ *   npm run bench                      all default benches (gemm, kernels)
+ *   npm run bench -- gemm              one bench
+ *   npm run bench -- --quick           short time budget (a smoke run)
+ *   npm run bench -- --json out.json   also write machine facts + every result to a JSON file
+ *   npm run bench -- --wait-idle       first wait (up to 2 min) until other processes leave the CPU alone
+ * Every measurement records how much CPU other processes used meanwhile; disturbed ones are marked `*`.
+ *
+ * Adding a bench: create bench/<name>.ts exporting `run(opts: BenchOptions): Promise<BenchReport>`
+ * (see util.ts) and add one line to BENCHES below (and its name to DEFAULT if it should run by default).
+ */
+import { writeFileSync } from 'node:fs';
+import { backendInfo, disposeBackend, init } from '../src/backend/backend.js';
+import { CONTENTION_LIMIT, idleCheck, machineFacts, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
+
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  gemm: () => import('./gemm.js'),
+  kernels: () => import('./kernels.js'),
+  // fit: () => import('./fit.js'),
+};
+const DEFAULT = ['gemm', 'kernels'];
+
+function usage(msg?: string): never {
+  if (msg) console.error(`bench: ${msg}`);
+  console.error(`usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--quick] [--json out.json] [--wait-idle]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): { names: string[]; opts: BenchOptions; json?: string; waitIdle: boolean } {
+  const names: string[] = [];
+  let quick = false;
+  let waitIdle = false;
+  let json: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--wait-idle') waitIdle = true;
+    else if (a === '--json') {
+      json = argv[++i];
+      if (!json) usage('--json needs a file name');
+    } else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (a === '--help' || a === '-h') usage();
+    else if (a.startsWith('-')) usage(`unknown option ${a}`);
+    else if (!(a in BENCHES)) usage(`unknown bench "${a}"`);
+    else if (!names.includes(a)) names.push(a);
+  }
+  return { names: names.length ? names : DEFAULT, opts: { quick }, json, waitIdle };
+}
+
+async function main(): Promise<void> {
+  const { names, opts, json, waitIdle } = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const facts = machineFacts();
+  const info = await init();
+  const backend = backendInfo();
+  disposeBackend();
+  console.log(`# wasm-layers benchmarks (${names.join(', ')}${opts.quick ? ', --quick' : ''}) — ${started.toISOString()}`);
+  console.log(`CPU: ${facts.cpu}, ${facts.cores} cores available, ${facts.memoryGB} GB RAM, ${facts.platform}`);
+  console.log(`Node ${facts.node} (V8 ${facts.v8}); tfjs-core ${facts.tfjsCore}, tfjs-backend-wasm ${facts.tfjsBackendWasm}; tinybench ${facts.tinybench}`);
+  console.log(
+    `wasm-layers backendInfo() (default init): ${JSON.stringify(backend)}` +
+      (info.relaxedSimd ? '' : ' — relaxed SIMD unavailable here (Node 20: behind a flag), the plain SIMD128 kernels run'),
+  );
+  console.log('tfjs-backend-wasm in Node is SINGLE-THREADED (multithreading is hard-wired off there); its column is one thread.');
+  let other = await idleCheck(1000);
+  if (waitIdle) {
+    const until = performance.now() + 120_000;
+    while (other > CONTENTION_LIMIT && performance.now() < until) other = await idleCheck(2000);
+  }
+  console.log(
+    `Other processes' CPU use before starting: ${Number.isFinite(other) ? other.toFixed(2) : 'unknown'} of ${facts.cores} cores` +
+      (other > CONTENTION_LIMIT ? ' — WARNING: the machine is busy; timings (2-thread ones above all) will be distorted' : ''),
+  );
+
+  const reports: BenchReport[] = [];
+  for (const name of names) {
+    console.log(`\n## ${name}\n`);
+    const t0 = performance.now();
+    const mod = await BENCHES[name]();
+    reports.push(await mod.run(opts));
+    console.log(`\n(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+
+  if (json) {
+    const out = { started: started.toISOString(), argv: process.argv.slice(2), quick: opts.quick, machine: facts, backendInfo: backend, otherCpuBefore: other, results: Object.fromEntries(reports.map((r) => [r.name, r])) };
+    writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
+    console.log(`\nwrote ${json}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
