@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Builds the Rust kernels into the wasm binaries the loader picks from:
-//   wasm/wasm-layers-simd.wasm          SIMD128, one thread, memory imported (not shared)
-//   wasm/wasm-layers-simd-threads.wasm  SIMD128 + atomics on a shared imported memory, for the worker pool
+//   wasm/wasm-layers-simd.wasm             SIMD128, one thread, memory imported (not shared)
+//   wasm/wasm-layers-simd-threads.wasm     SIMD128 + atomics on a shared imported memory, for the worker pool
+//   wasm/wasm-layers-relaxed(-threads).wasm the same with relaxed SIMD (fused multiply-add in the GEMMs)
 // core is rebuilt for wasm32 with -Zbuild-std because Debian's rustc ships no wasm32 sysroot; on a rustup
 // machine the same flags work with nightly + rust-src. Rebuilds only when the Rust sources (or this script) change.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,18 +16,16 @@ const outDir = join(root, 'wasm');
 const force = process.argv.includes('--force');
 const log = (msg) => process.stderr.write(`[build-wasm] ${msg}\n`);
 
+const SIMD = '+simd128,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext';
+const ST = { link: ['--import-memory'] };
+// Each worker instance sets its own __stack_pointer; the maximum only reserves address space.
+const MT = { link: ['--shared-memory', '--import-memory', '--max-memory=4294967296'] };
 const VARIANTS = [
-  {
-    name: 'simd',
-    features: '+simd128,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext',
-    link: ['--import-memory'],
-  },
-  {
-    name: 'simd-threads',
-    features: '+simd128,+atomics,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext',
-    // Each worker instance sets its own __stack_pointer; the maximum only reserves address space.
-    link: ['--shared-memory', '--import-memory', '--max-memory=4294967296'],
-  },
+  { name: 'simd', features: SIMD, ...ST },
+  { name: 'simd-threads', features: `${SIMD},+atomics`, ...MT },
+  // relaxed SIMD (FMA in the GEMM kernels): picked by feature detection (Chrome ≥ 114, Node ≥ 21)
+  { name: 'relaxed', features: `${SIMD},+relaxed-simd`, ...ST },
+  { name: 'relaxed-threads', features: `${SIMD},+relaxed-simd,+atomics`, ...MT },
 ];
 const COMMON_LINK = ['--export=__stack_pointer', '--export=__heap_base', '-zstack-size=1048576', '--stack-first'];
 
@@ -147,9 +146,15 @@ for (const [i, v] of VARIANTS.entries()) {
     log(`cargo failed for ${v.name} (exit ${r.status})`);
     process.exit(r.status ?? 1);
   }
-  copyFileSync(join(targetDir, 'wasm32-unknown-unknown/release/wasm_layers_kernels.wasm'), outputs[i]);
-  // Validate here, not at first use, so a bad build fails the build.
-  const mod = new WebAssembly.Module(readFileSync(outputs[i]));
-  log(`${v.name}: ${statSync(outputs[i]).size} bytes, ${WebAssembly.Module.exports(mod).length} exports`);
+  // Copy then rename, so a process loading the file meanwhile never sees it half-written.
+  const tmp = `${outputs[i]}.${process.pid}.tmp`;
+  copyFileSync(join(targetDir, 'wasm32-unknown-unknown/release/wasm_layers_kernels.wasm'), tmp);
+  renameSync(tmp, outputs[i]);
+  // Validate here, not at first use, so a bad build fails the build (relaxed SIMD only where this Node has it).
+  const relaxedHere = typeof process.execArgv.find((a) => a.includes('relaxed-simd')) === 'string' || Number(process.versions.node.split('.')[0]) >= 21;
+  if (!v.name.startsWith('relaxed') || relaxedHere) {
+    const mod = new WebAssembly.Module(readFileSync(outputs[i]));
+    log(`${v.name}: ${statSync(outputs[i]).size} bytes, ${WebAssembly.Module.exports(mod).length} exports`);
+  } else log(`${v.name}: ${statSync(outputs[i]).size} bytes (not validated: this Node has no relaxed SIMD)`);
 }
 writeFileSync(stampFile, `${quickStamp}\n${tc.kind}\n`);

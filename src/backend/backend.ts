@@ -16,17 +16,27 @@ export interface InitOptions {
   /** Upper bound of wasm memory. Default 4096 MB in Node, 1024 MB in browsers. */
   maxMemoryMB?: number;
   /** Where the .wasm files are (browsers/bundlers); defaults to the files shipped beside this module. */
-  wasmUrls?: { simd?: string | URL; simdThreads?: string | URL };
-  /** Compiled bytes or module to use instead of loading a file (tests, custom hosting). */
-  wasmBinary?: { simd?: BufferSource; simdThreads?: BufferSource };
+  wasmUrls?: Partial<Record<Variant, string | URL>>;
+  /** Compiled bytes to use instead of loading a file (tests, custom hosting). */
+  wasmBinary?: Partial<Record<Variant, BufferSource>>;
+  /**
+   * Use the relaxed-SIMD build (fused multiply-add in the GEMMs) where the runtime supports it. Default
+   * true. Its results differ from the SIMD128 build's in the last bits; set false for results that are
+   * the same on every runtime.
+   */
+  relaxedSimd?: boolean;
 }
+
+/** The four builds: SIMD128 or relaxed SIMD, one thread or a worker pool on shared memory. */
+export type Variant = 'simd' | 'simd-threads' | 'relaxed' | 'relaxed-threads';
 
 export interface BackendInfo {
   simd: boolean;
+  /** The loaded build uses relaxed SIMD (FMA). */
   relaxedSimd: boolean;
   /** Threads that take part in each kernel, the calling one included. */
   threads: number;
-  variant: 'simd' | 'simd-threads';
+  variant: Variant;
   environment: 'node' | 'browser';
   /** Why fewer threads than asked are used, if so. */
   reason?: string;
@@ -102,8 +112,8 @@ export class Backend {
   }
 
   /** Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`). */
-  static create(module: WebAssembly.Module, variant: BackendInfo['variant'], opts: { threads: number; maxMemoryMB: number; relaxedSimd: boolean; reason?: string }): Backend {
-    const shared = variant === 'simd-threads';
+  static create(module: WebAssembly.Module, variant: Variant, opts: { threads: number; maxMemoryMB: number; reason?: string }): Backend {
+    const shared = variant.endsWith('threads');
     const maxBytes = Math.min(opts.maxMemoryMB * 2 ** 20, 4 * 2 ** 30 - PAGE);
     const maxPages = Math.floor(maxBytes / PAGE);
     // Static data + the main stack (1 MiB, placed first) need ~18 pages; start with 64 (4 MiB).
@@ -113,7 +123,7 @@ export class Backend {
     const mainCanBlock = isNode || canBlockHere();
     const info: BackendInfo = {
       simd: true,
-      relaxedSimd: opts.relaxedSimd,
+      relaxedSimd: variant.startsWith('relaxed'),
       threads: 1,
       variant,
       environment: isNode ? 'node' : 'browser',
@@ -319,9 +329,9 @@ function resolveOptions(opts: InitOptions) {
   const threads = opts.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`wasm-layers: init({ threads }) must be an integer from 1 to 64, got ${threads}`);
   let reason: string | undefined;
-  let variant: BackendInfo['variant'] = 'simd';
+  let shared = false;
   if (threads > 1) {
-    if (feats.sharedMemory) variant = 'simd-threads';
+    if (feats.sharedMemory) shared = true;
     else {
       reason = isNode
         ? 'this runtime cannot share WebAssembly memory with workers'
@@ -329,17 +339,32 @@ function resolveOptions(opts: InitOptions) {
       console.warn(`wasm-layers: running on ONE thread: ${reason}.`);
     }
   }
+  const relaxed = feats.relaxedSimd && opts.relaxedSimd !== false;
+  const variant: Variant = `${relaxed ? 'relaxed' : 'simd'}${shared ? '-threads' : ''}` as Variant;
   const maxMemoryMB = opts.maxMemoryMB ?? (isNode ? 4096 : 1024);
-  return { threads, variant, reason, maxMemoryMB, relaxedSimd: feats.relaxedSimd };
+  return { threads, variant, reason, maxMemoryMB };
 }
 
-function wasmUrl(variant: BackendInfo['variant'], opts: InitOptions): URL | string {
-  if (variant === 'simd') return opts.wasmUrls?.simd ?? new URL('../../wasm/wasm-layers-simd.wasm', import.meta.url);
-  return opts.wasmUrls?.simdThreads ?? new URL('../../wasm/wasm-layers-simd-threads.wasm', import.meta.url);
+// One literal `new URL(…, import.meta.url)` per file, so bundlers (Vite, webpack) find and ship each.
+function defaultUrl(variant: Variant): URL {
+  switch (variant) {
+    case 'simd':
+      return new URL('../../wasm/wasm-layers-simd.wasm', import.meta.url);
+    case 'simd-threads':
+      return new URL('../../wasm/wasm-layers-simd-threads.wasm', import.meta.url);
+    case 'relaxed':
+      return new URL('../../wasm/wasm-layers-relaxed.wasm', import.meta.url);
+    case 'relaxed-threads':
+      return new URL('../../wasm/wasm-layers-relaxed-threads.wasm', import.meta.url);
+  }
 }
 
-function givenBinary(variant: BackendInfo['variant'], opts: InitOptions): BufferSource | undefined {
-  return variant === 'simd' ? opts.wasmBinary?.simd : opts.wasmBinary?.simdThreads;
+function wasmUrl(variant: Variant, opts: InitOptions): URL | string {
+  return opts.wasmUrls?.[variant] ?? defaultUrl(variant);
+}
+
+function givenBinary(variant: Variant, opts: InitOptions): BufferSource | undefined {
+  return opts.wasmBinary?.[variant];
 }
 
 function missingWasm(url: URL | string, e: unknown): Error {
@@ -348,7 +373,7 @@ function missingWasm(url: URL | string, e: unknown): Error {
 
 /** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
 export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
-  if (current && !current.isDisposed && opts.threads === undefined && !opts.wasmUrls && !opts.wasmBinary) {
+  if (current && !current.isDisposed && opts.threads === undefined && opts.relaxedSimd === undefined && !opts.wasmUrls && !opts.wasmBinary) {
     await current.ready();
     return { ...current.info };
   }

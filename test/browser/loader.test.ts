@@ -4,9 +4,10 @@
  * ./server.ts and imported by ./page.html as an app would: `import … from '/dist/index.js'`, the wasm
  * found through `import.meta.url`.
  *
- *   cross-origin isolated page  → variant 'simd-threads', 2 threads, one Blob-URL worker, correct GEMM
+ *   cross-origin isolated page  → variant 'relaxed-threads' (Chromium has relaxed SIMD; 'simd-threads' with
+ *                                 relaxedSimd: false), 2 threads, one Blob-URL worker, correct GEMM
  *                                 (also after idle gaps, where the main thread must spin, not block)
- *   plain page                  → variant 'simd', 1 thread, `reason` + console warning, correct GEMM
+ *   plain page                  → variant 'relaxed', 1 thread, `reason` + console warning, correct GEMM
  *   tensors before init()       → the clear "call `await init()`" error
  *
  * Run: `npx vitest run test/browser` (builds wasm + dist itself). Skipped only when there is no Chromium
@@ -47,7 +48,7 @@ function build(): void {
     const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
     if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
   }
-  for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm'])
+  for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm', 'wasm/wasm-layers-relaxed.wasm', 'wasm/wasm-layers-relaxed-threads.wasm'])
     if (!existsSync(join(ROOT, f))) throw new Error(`test/browser: the build did not produce ${f}`);
 }
 
@@ -55,7 +56,8 @@ interface Info {
   simd: boolean;
   relaxedSimd: boolean;
   threads: number;
-  variant: 'simd' | 'simd-threads';
+  variant: 'simd' | 'simd-threads' | 'relaxed' | 'relaxed-threads';
+  relaxedSimd: boolean;
   environment: 'node' | 'browser';
   reason?: string;
 }
@@ -130,7 +132,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
     expect(r.maxAbsErr).toBeLessThanOrEqual(r.tol);
   }
 
-  it('cross-origin isolated: simd-threads with a 2-thread pool, correct products', async () => {
+  it('cross-origin isolated: relaxed-threads with a 2-thread pool, correct products', async () => {
     const t = await open(true);
     expect(await t.page.evaluate(() => (window as any).wlTest.crossOriginIsolated())).toBe(true);
     expect(await t.page.evaluate(() => (window as any).wlTest.sharedArrayBuffer())).toBe(true);
@@ -139,11 +141,13 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
     expect(info).toEqual(fromInit);
     expect(info.environment).toBe('browser');
     expect(info.simd).toBe(true);
-    expect(info.variant).toBe('simd-threads');
+    // Chromium ≥ 114 has relaxed SIMD, so feature detection picks the FMA build.
+    expect(info.relaxedSimd).toBe(true);
+    expect(info.variant).toBe('relaxed-threads');
     expect(info.threads).toBe(2);
     expect(info.reason).toBeUndefined();
     // The loader fetched the threaded binary through import.meta.url (../../wasm/ from /dist/backend/).
-    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-simd-threads.wasm']);
+    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-relaxed-threads.wasm']);
     // One pool worker (threads - 1), started from a Blob URL.
     expect(t.workers).toHaveLength(1);
     expect(t.workers[0]).toMatch(/^blob:/);
@@ -179,7 +183,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
     expectProduct(await matMul(t, 64, 256, 128), 64, 128);
     const { info } = await init(t, { threads: 1 });
     expect(info.threads).toBe(1);
-    expect(info.variant).toBe('simd');
+    expect(info.variant).toBe('relaxed');
     expect(info.reason).toBeUndefined();
     expectProduct(await matMul(t, 33, 17, 9), 33, 9);
     expectProduct(await matMul(t, 64, 256, 128), 64, 128);
@@ -193,13 +197,13 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
     const { fromInit, info } = await init(t, { threads: 2 });
     expect(info).toEqual(fromInit);
     expect(info.environment).toBe('browser');
-    expect(info.variant).toBe('simd');
+    expect(info.variant).toBe('relaxed');
     expect(info.threads).toBe(1);
     expect(info.reason).toMatch(/cross-origin isolated/);
     expect(info.reason).toMatch(/Cross-Origin-Opener-Policy/);
     expect(info.reason).toMatch(/Cross-Origin-Embedder-Policy/);
     expect(t.warnings.filter((w) => w.startsWith('wasm-layers: running on ONE thread') && /cross-origin isolated/.test(w))).toHaveLength(1);
-    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-simd.wasm']);
+    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-relaxed.wasm']);
     expect(t.workers).toEqual([]);
 
     expectProduct(await matMul(t, 33, 17, 9), 33, 9);
@@ -215,8 +219,18 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
     expect(r.backendInfo).toBe(expected);
     // Nothing was loaded behind the caller's back, and init() afterwards works.
     expect(t.wasmFetches).toEqual([]);
-    expect((await init(t, { threads: 2 })).info.variant).toBe('simd-threads');
+    expect((await init(t, { threads: 2 })).info.variant).toBe('relaxed-threads');
     expectProduct(await matMul(t, 33, 17, 9), 33, 9);
+    expect(t.errors).toEqual([]);
+  }, TEST_TIMEOUT);
+
+  it('relaxedSimd: false selects the SIMD128 threaded build', async () => {
+    const t = await open(true);
+    const { info } = await init(t, { threads: 2, relaxedSimd: false });
+    expect(info.variant).toBe('simd-threads');
+    expect(info.relaxedSimd).toBe(false);
+    expect(t.wasmFetches).toEqual(['/wasm/wasm-layers-simd-threads.wasm']);
+    expectProduct(await matMul(t, 64, 256, 128), 64, 128);
     expect(t.errors).toEqual([]);
   }, TEST_TIMEOUT);
 });

@@ -44,6 +44,20 @@ pub struct AdamUpdate {
     pub h: AdamHyper,
 }
 
+/// c + a·b. The relaxed-SIMD build fuses it (one rounding; x86 FMA / ARM FMLA), which changes results
+/// in the last bits relative to the SIMD128 build — never with the thread count.
+#[inline(always)]
+fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, c)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(c, f32x4_mul(a, b))
+    }
+}
+
 #[inline(always)]
 fn relu4(v: v128) -> v128 {
     // pmax(v, 0) is `v < 0 ? 0 : v`: NaN stays NaN (so a diverging run is noticed), exactly like store1.
@@ -124,8 +138,8 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
         let b1 = v128_load(bp.add(4) as *const v128);
         for r in 0..R {
             let a = v128_load32_splat(ap.add(r * arow) as *const u32);
-            acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(a, b0));
-            acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(a, b1));
+            acc[r][0] = madd(a, b0, acc[r][0]);
+            acc[r][1] = madd(a, b1, acc[r][1]);
         }
         ap = ap.add(astep);
         bp = bp.add(8);
@@ -238,7 +252,7 @@ unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize
         for r in 0..R {
             let av = v128_load(g.a.add((i0 + r) * g.lda + kk) as *const v128);
             for s in 0..S {
-                acc[r][s] = f32x4_add(acc[r][s], f32x4_mul(av, bv[s]));
+                acc[r][s] = madd(av, bv[s], acc[r][s]);
             }
         }
         kk += 4;
