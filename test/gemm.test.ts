@@ -1,0 +1,334 @@
+/**
+ * GEMM (crates/kernels/src/gemm.rs) against its naive reference, a float64 product and itself on other
+ * thread counts; `ops.matMul` on tensors.
+ *
+ * The contracts checked, from gemm.rs:
+ *  - NN and TN accumulate each output element as acc = acc + a·b for k = 0..K−1 in order (in 4×8 tiles,
+ *    K in chunks of KC = 1024 whose partial sums go through C unchanged), then add the bias, then relu —
+ *    exactly what the naive triple loop does, so they are BITWISE equal to the reference.
+ *  - NT forms the same products but sums them in 4 interleaved lanes (lane l takes k ≡ l mod 4 below
+ *    K & ~3), reduces the lanes as (l0 + l1) + (l2 + l3), then adds the K mod 4 tail products in order.
+ *    That order is emulated here in float32 (Math.fround after every operation) and must match
+ *    BITWISE; against the sequential naive loop it differs only by rounding: |Δ| ≤ 1e-5·(Σ|aₖbₖ| + |bias|).
+ *    (The worst-case bound (γ_K + γ_{K/4+3})·Σ|aₖbₖ| exceeds 1e-5 for K ≳ 130, but rounding errors of
+ *    independent random terms grow like √K: ~3e-6 at K = 3000, the largest K used.)
+ *  - Every layout: |C − C₆₄| ≤ γ_{K+2}·(Σ|aₖbₖ| + |bias|), the bound of any K-term float32 dot product
+ *    plus a bias, where C₆₄ is the float64 product (exact products, negligible summation error).
+ *  - Results do not depend on the thread count (each element computed by the same operations
+ *    wherever it falls): bitwise equal for 1, 2 and 3 threads.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backend, disposeBackend, init } from '../src/backend/backend.js';
+import { gemm, type GemmArgs } from '../src/backend/kernels.js';
+import { matMul } from '../src/ops.js';
+import { tensor } from '../src/tensor.js';
+import { bitDiff, gamma, withinTol } from './helpers/f64-check.js';
+import { matmulF64, type LayoutName } from './helpers/f64-ref.js';
+import { Rng } from './helpers/rand.js';
+
+const LAYOUTS: LayoutName[] = ['NN', 'NT', 'TN'];
+const VARIANTS = [
+  { bias: false, act: 'linear' },
+  { bias: true, act: 'linear' },
+  { bias: false, act: 'relu' },
+  { bias: true, act: 'relu' },
+] as const;
+
+interface Case {
+  layout: LayoutName;
+  m: number;
+  n: number;
+  k: number;
+  a: Float32Array;
+  b: Float32Array;
+  bias?: Float32Array;
+  act: 'linear' | 'relu';
+}
+
+function makeCase(rng: Rng, layout: LayoutName, m: number, n: number, k: number, bias: boolean, act: 'linear' | 'relu'): Case {
+  return {
+    layout,
+    m,
+    n,
+    k,
+    a: rng.spreadArray(m * k),
+    b: rng.spreadArray(k * n),
+    ...(bias ? { bias: rng.spreadArray(n) } : {}),
+    act,
+  };
+}
+
+const args = (c: Case, reference = false): GemmArgs => ({ ...c, reference });
+const label = (c: Case) => `${c.layout} m=${c.m} n=${c.n} k=${c.k} bias=${!!c.bias} ${c.act}`;
+
+/** Float32 emulation of a summation order: 'seq' (naive, NN, TN) or 'lanes' (NT, as documented above). */
+function gemmF32Emu(c: Case, order: 'seq' | 'lanes'): Float32Array {
+  const f = Math.fround;
+  const { m, n, k } = c;
+  const out = new Float32Array(m * n);
+  // A as [m, k] and Bᵀ as [n, k], so both run along k
+  const A = new Float32Array(m * k);
+  for (let i = 0; i < m; i++) for (let q = 0; q < k; q++) A[i * k + q] = c.layout === 'TN' ? c.a[q * m + i] : c.a[i * k + q];
+  const B = new Float32Array(n * k);
+  for (let j = 0; j < n; j++) for (let q = 0; q < k; q++) B[j * k + q] = c.layout === 'NT' ? c.b[j * k + q] : c.b[q * n + j];
+  const k4 = k & ~3;
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      const ao = i * k;
+      const bo = j * k;
+      let t = 0;
+      if (order === 'seq') for (let q = 0; q < k; q++) t = f(t + f(A[ao + q] * B[bo + q]));
+      else {
+        let l0 = 0;
+        let l1 = 0;
+        let l2 = 0;
+        let l3 = 0;
+        for (let q = 0; q < k4; q += 4) {
+          l0 = f(l0 + f(A[ao + q] * B[bo + q]));
+          l1 = f(l1 + f(A[ao + q + 1] * B[bo + q + 1]));
+          l2 = f(l2 + f(A[ao + q + 2] * B[bo + q + 2]));
+          l3 = f(l3 + f(A[ao + q + 3] * B[bo + q + 3]));
+        }
+        t = f(f(l0 + l1) + f(l2 + l3));
+        for (let q = k4; q < k; q++) t = f(t + f(A[ao + q] * B[bo + q]));
+      }
+      if (c.bias) t = f(t + c.bias[j]);
+      if (c.act === 'relu' && t < 0) t = 0;
+      out[i * n + j] = t;
+    }
+  return out;
+}
+
+/** Checks one case: fast vs naive (bitwise, or NT's documented order), and fast vs float64. */
+function check(c: Case, emulate = false): void {
+  const fast = gemm(args(c));
+  const ref = gemm(args(c, true));
+  const { c: c64, mag } = matmulF64(c.layout, c.m, c.n, c.k, c.a, c.b, c.bias, c.act);
+  if (c.layout === 'NT') {
+    expect(withinTol(fast, ref, (i) => 1e-5 * mag[i], `NT fast vs naive, ${label(c)}`)).toBe('');
+    if (emulate) expect(bitDiff(fast, gemmF32Emu(c, 'lanes'), `NT fast vs lane-order emulation, ${label(c)}`)).toBe('');
+  } else {
+    expect(bitDiff(fast, ref, `fast vs naive, ${label(c)}`)).toBe('');
+  }
+  // The reference itself is the textbook loop (so "fast == reference" is not vacuous).
+  if (emulate) expect(bitDiff(ref, gemmF32Emu(c, 'seq'), `naive vs sequential emulation, ${label(c)}`)).toBe('');
+  const g = gamma(c.k + 2);
+  expect(withinTol(fast, c64, (i) => g * mag[i], `fast vs float64, ${label(c)}`)).toBe('');
+}
+
+beforeAll(async () => {
+  await init({ threads: 2 });
+});
+
+afterAll(() => {
+  disposeBackend();
+});
+
+describe('gemm kernel vs naive reference and float64', () => {
+  // Every (M, N, K) over the small sizes — all tile remainders (M mod 4, N mod 8, N mod 2, K mod 4) and
+  // the 1-row / 1-column / K = 1 edges — for every layout and epilogue.
+  const SMALL = [1, 2, 3, 7, 17, 31, 32, 33, 64];
+
+  for (const layout of LAYOUTS)
+    it(`${layout}: all ${SMALL.length ** 3} small shapes × bias/relu`, () => {
+      const rng = new Rng(1000 + LAYOUTS.indexOf(layout));
+      let n = 0;
+      for (const m of SMALL)
+        for (const nn of SMALL)
+          for (const k of SMALL)
+            for (const v of VARIANTS) {
+              // Emulating the float32 order in JS is slow-ish: do it on a sparse but regular subset.
+              check(makeCase(rng, layout, m, nn, k, v.bias, v.act), n++ % 29 === 0);
+            }
+    });
+
+  // The large sizes in every position, paired with small and odd ones; K > 1024 crosses the KC = 1024
+  // chunking (partial sums through C), with N not a multiple of 8 (zero-padded last panel).
+  const LARGE: [number, number, number][] = [
+    [127, 127, 127],
+    [512, 33, 784],
+    [784, 17, 512],
+    [33, 784, 127],
+    [7, 512, 784],
+    [784, 784, 3],
+    [1, 784, 512],
+    [512, 1, 784],
+    [784, 64, 1],
+    [3, 127, 784],
+    [127, 31, 512],
+    [64, 512, 64],
+    [17, 33, 1025],
+    [31, 57, 2049],
+    [64, 127, 3000],
+    [1, 13, 1100],
+    [5, 1, 2048],
+    [9, 9, 1024],
+  ];
+  for (const layout of LAYOUTS)
+    it(`${layout}: large shapes and K > 1024`, () => {
+      const rng = new Rng(2000 + LAYOUTS.indexOf(layout));
+      for (const [m, n, k] of LARGE) {
+        check(makeCase(rng, layout, m, n, k, false, 'linear'));
+        check(makeCase(rng, layout, m, n, k, true, 'relu'), m * n * k <= 3e6);
+      }
+    });
+
+  it('K = 0 gives the epilogue of zero: bias, relu(bias)', () => {
+    const bias = Float32Array.from([1.5, -2, 0, 3, -0.25, 7, 8, -9, 10]);
+    for (const layout of LAYOUTS)
+      for (const act of ['linear', 'relu'] as const) {
+        const c: Case = { layout, m: 5, n: 9, k: 0, a: new Float32Array(0), b: new Float32Array(0), bias, act };
+        const want = new Float32Array(45).map((_, i) => (act === 'relu' ? Math.max(0, bias[i % 9]) : bias[i % 9]));
+        expect(bitDiff(gemm(args(c)), want, `fast ${label(c)}`)).toBe('');
+        expect(bitDiff(gemm(args(c, true)), want, `naive ${label(c)}`)).toBe('');
+      }
+  });
+
+  it('relu keeps NaN (a diverging run is noticed) and maps negatives to +0, like the reference', () => {
+    for (const layout of LAYOUTS) {
+      const m = 6;
+      const n = 11;
+      const k = 5;
+      const rng = new Rng(7);
+      const c = makeCase(rng, layout, m, n, k, true, 'relu');
+      c.a[3] = NaN; // poisons some outputs
+      const fast = gemm(args(c));
+      const ref = layout === 'NT' ? gemmF32Emu(c, 'lanes') : gemm(args(c, true));
+      expect(bitDiff(fast, ref, label(c))).toBe('');
+      expect(fast.some(Number.isNaN)).toBe(true);
+      expect(fast.some((v) => v === 0)).toBe(true);
+    }
+  });
+});
+
+describe('gemm is bitwise independent of the thread count', () => {
+  // Shapes where the split goes by columns (8-col panels, 2-col groups for NT) and by 4-row tiles, with
+  // uneven shares and K > 1024.
+  const SHAPES: [number, number, number][] = [
+    [7, 512, 64],
+    [784, 17, 33],
+    [127, 127, 1025],
+    [33, 784, 31],
+    [3, 9, 2049],
+    [513, 5, 7],
+    [64, 64, 64],
+  ];
+  const results = new Map<string, Float32Array>();
+
+  for (const threads of [1, 2, 3])
+    it(`${threads} thread(s)`, async () => {
+      const info = await init({ threads });
+      expect(info.threads).toBe(threads);
+      const rng = new Rng(3000);
+      for (const layout of LAYOUTS)
+        for (const [m, n, k] of SHAPES)
+          for (const v of [VARIANTS[0], VARIANTS[3]]) {
+            const c = makeCase(rng, layout, m, n, k, v.bias, v.act);
+            const out = gemm(args(c));
+            const key = label(c);
+            const first = results.get(key);
+            if (!first) results.set(key, out);
+            else expect(bitDiff(out, first, `${key}: ${threads} threads vs 1`)).toBe('');
+          }
+    });
+
+  afterAll(async () => {
+    await init({ threads: 2 });
+  });
+});
+
+describe('ops.matMul', () => {
+  const rng = new Rng(4000);
+  const m = 37;
+  const k = 70;
+  const n = 19;
+  const A = rng.spreadArray(m * k); // [m, k]
+  const B = rng.spreadArray(k * n); // [k, n]
+  const transpose = (x: Float32Array, r: number, c: number) => {
+    const t = new Float32Array(x.length);
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = x[i * c + j];
+    return t;
+  };
+  const At = transpose(A, m, k); // [k, m]
+  const Bt = transpose(B, k, n); // [n, k]
+  const want = matmulF64('NN', m, n, k, A, B);
+
+  for (const ta of [false, true])
+    for (const tb of [false, true])
+      it(`transposeA=${ta} transposeB=${tb}`, () => {
+        const a = ta ? tensor(At, [k, m]) : tensor(A, [m, k]);
+        const b = tb ? tensor(Bt, [n, k]) : tensor(B, [k, n]);
+        const c = matMul(a, b, { transposeA: ta, transposeB: tb });
+        expect(c.shape).toEqual([m, n]);
+        expect(c.dtype).toBe('float32');
+        const got = c.dataSync() as Float32Array;
+        const g = gamma(k + 2);
+        expect(withinTol(got, want.c, (i) => g * want.mag[i], 'matMul vs float64')).toBe('');
+        // The same kernel result as the layout it maps to (both transposed: Aᵀ materialised, then NT).
+        const layout: LayoutName = ta && !tb ? 'TN' : tb ? 'NT' : 'NN';
+        const kernel = gemm({ layout, m, n, k, a: ta && !tb ? At : A, b: tb ? Bt : B });
+        expect(bitDiff(got, kernel, `matMul vs gemm ${layout}`)).toBe('');
+        for (const t of [a, b, c]) t.dispose();
+      });
+
+  it('rejects mismatched and non-2-D shapes with clear messages', () => {
+    const a = tensor(new Float32Array(6), [2, 3]);
+    const b = tensor(new Float32Array(20), [4, 5]);
+    expect(() => matMul(a, b)).toThrow(/matMul: inner dimensions differ: a is \[2,3\] and b is \[4,5\] \(3 ≠ 4\)/);
+    expect(() => matMul(a, b, { transposeA: true })).toThrow(/inner dimensions differ: a is \[2,3\]ᵀ and b is \[4,5\] \(2 ≠ 4\)/);
+    expect(() => matMul(a, b, { transposeB: true })).toThrow(/a is \[2,3\] and b is \[4,5\]ᵀ \(3 ≠ 5\)/);
+    const v = tensor(new Float32Array(3), [3]);
+    const t3 = tensor(new Float32Array(12), [2, 3, 2]);
+    expect(() => matMul(v, b)).toThrow(/matMul: a must be 2-D, got shape \[3\]/);
+    expect(() => matMul(a, t3)).toThrow(/matMul: b must be 2-D, got shape \[2,3,2\]/);
+    expect(() => matMul(a, null as any)).toThrow(/matMul: b must be a Tensor/);
+    for (const t of [a, b, v, t3]) t.dispose();
+  });
+
+  it('takes uint8 tensors scaled with div(255), without leaking the converted copies', () => {
+    const rr = new Rng(4100);
+    const mm = 20;
+    const kk = 784;
+    const nn = 33;
+    const u8 = new Uint8Array(mm * kk).map(() => rr.int(256));
+    const W = rr.normalArray(kk * nn, 0.05);
+    const x = tensor(u8, [mm, kk]).div(255);
+    expect(x.dtype).toBe('float32');
+    expect(x.storageDtype).toBe('uint8');
+    const w = tensor(W, [kk, nn]);
+    const before = backend().arena.stats().inUse;
+    const c = matMul(x, w);
+    const got = c.dataSync() as Float32Array;
+    c.dispose();
+    expect(backend().arena.stats().inUse).toBe(before);
+    // Same as multiplying the float32 values the tensor reads as...
+    const xf = tensor(x.dataSync() as Float32Array, [mm, kk]);
+    const cf = matMul(xf, w);
+    expect(bitDiff(got, cf.dataSync(), 'u8/255 vs its float32 values')).toBe('');
+    // ...which are u8/255 rounded to float32, and close to the exact product with v/255.
+    expect(bitDiff(xf.dataSync(), Float32Array.from(u8, (v) => v / 255), 'u8/255 values')).toBe('');
+    const exact = matmulF64('NN', mm, nn, kk, Float64Array.from(u8, (v) => v / 255), W);
+    // one more rounding per input (the float32 value of v/255): γ_{K+3}
+    expect(withinTol(got, exact.c, (i) => gamma(kk + 3) * exact.mag[i], 'u8/255 vs float64')).toBe('');
+    // Both operands converted, both transposed (three temporaries): still no leak.
+    const wt = tensor(new Uint8Array(nn * kk).map(() => rr.int(256)), [nn, kk]).div(255);
+    const xt = tensor(new Uint8Array(kk * mm).map(() => rr.int(256)), [kk, mm]).div(255);
+    const before2 = backend().arena.stats().inUse;
+    const c2 = matMul(xt, wt, { transposeA: true, transposeB: true });
+    expect(c2.shape).toEqual([mm, nn]);
+    c2.dispose();
+    expect(backend().arena.stats().inUse).toBe(before2);
+    for (const t of [x, w, xf, cf, wt, xt]) t.dispose();
+  });
+
+  it('result tensors are independent of the operands', () => {
+    const a = tensor(A, [m, k]);
+    const b = tensor(B, [k, n]);
+    const c = matMul(a, b);
+    const snapshot = c.dataSync();
+    a.dispose();
+    b.dispose();
+    expect(bitDiff(c.dataSync(), snapshot, 'after disposing operands')).toBe('');
+    c.dispose();
+  });
+});
