@@ -116,14 +116,16 @@ unsafe fn row(l: &Loss, r: usize) {
                     s += pre(j).0;
                 }
                 let mut loss = 0.0f32;
-                let mut common = 0.0f32; // Σ t_i over unclipped i, for the 1/s term
+                // Σ t_i over i whose normalised value is unclipped, for the 1/s term. That term comes
+                // through s, so it does not matter whether p_i itself was pre-clipped: a label whose
+                // probability is below ε still pulls every unclipped p_j down through the sum.
+                let mut common = 0.0f32;
                 for j in 0..c {
                     let w = tj(j);
                     if w != 0.0 {
-                        let (pj, in1) = pre(j);
-                        let (q, inside) = clip(pj / s, eps, 1.0 - eps);
+                        let (q, inside) = clip(pre(j).0 / s, eps, 1.0 - eps);
                         loss -= w * ln(q);
-                        if in1 && inside {
+                        if inside {
                             common += w;
                         }
                     }

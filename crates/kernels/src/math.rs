@@ -4,15 +4,21 @@
 use core::arch::wasm32::*;
 
 const EXP_HI: f32 = 88.376_26;
-const EXP_LO: f32 = -87.336_55; // keeps 2^n normal
+const EXP_LO: f32 = -87.336_55; // keeps 2^n normal; below it e^x < 2^-126 is flushed to 0
 const LOG2E: f32 = 1.442_695;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 const P: [f32; 6] = [1.987_569_2e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
 
+/// e^x for x ≤ EXP_HI (larger x give e^EXP_HI ≈ 2.4e38). Below EXP_LO the result would be subnormal
+/// or 0: it is 0 (not the clamped 2^-126, which made softmax([1000, -1000]) = [1, 5.9e-39] and a
+/// -inf logit come out nonzero). NaN stays NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let x = if x > EXP_HI { EXP_HI } else if x < EXP_LO { EXP_LO } else { x };
+    if x < EXP_LO {
+        return 0.0;
+    }
+    let x = if x > EXP_HI { EXP_HI } else { x };
     let n = nearest(x * LOG2E);
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut y = P[0];
@@ -30,9 +36,10 @@ fn nearest(x: f32) -> f32 {
     f32x4_extract_lane::<0>(f32x4_nearest(f32x4_splat(x)))
 }
 
+/// `exp` on 4 lanes (the same operations per lane).
 #[inline(always)]
-pub fn exp4(x: v128) -> v128 {
-    let x = f32x4_pmin(f32x4_pmax(x, f32x4_splat(EXP_LO)), f32x4_splat(EXP_HI));
+pub fn exp4(x0: v128) -> v128 {
+    let x = f32x4_pmin(f32x4_pmax(x0, f32x4_splat(EXP_LO)), f32x4_splat(EXP_HI));
     let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(LOG2E)));
     let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, f32x4_splat(LN2_HI))), f32x4_mul(n, f32x4_splat(LN2_LO)));
     let mut y = f32x4_splat(P[0]);
@@ -41,7 +48,8 @@ pub fn exp4(x: v128) -> v128 {
     }
     let y = f32x4_add(f32x4_add(f32x4_mul(y, f32x4_mul(r, r)), r), f32x4_splat(1.0));
     let e = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23);
-    f32x4_mul(y, e)
+    // lanes below EXP_LO → +0 (a NaN lane compares false and stays NaN)
+    v128_andnot(f32x4_mul(y, e), f32x4_lt(x0, f32x4_splat(EXP_LO)))
 }
 
 /// Natural log for x > 0 (callers clip away 0 and negatives).
