@@ -29,7 +29,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as K from '../../src/backend/kernels.js';
-import { init } from '../../src/backend/backend.js';
+import { backendInfo, init } from '../../src/backend/backend.js';
 import { matMul } from '../../src/ops.js';
 import { tensor } from '../../src/tensor.js';
 import { FLOOR, normal, randInt, relErr, rng, rowRelErr, tfjsLayersLoss, tfjsWasm, uniform, type KerasLossName, type TF } from '../helpers/tfjs.js';
@@ -95,7 +95,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   const rows = [...worst].map(([g, { err, tol }]) => `  ${g.padEnd(62)} ${err.toExponential(2).padStart(9)}  (≤ ${tol})`);
-  console.log(`parity vs tfjs-backend-wasm — worst relative error per group:\n${rows.join('\n')}`);
+  console.log(`kernel parity vs tfjs-backend-wasm (ours on ${backendInfo().threads} threads) — worst relative error per group:\n${rows.join('\n')}`);
 });
 
 // ---------------------------------------------------------------------------------------------------
