@@ -334,12 +334,17 @@ describe('losses', () => {
     expectClose(`${group} gradient`, what, ours.grad, gradT, GRAD, shape[1]);
   }
 
-  /** Probability rows of three kinds: softmax of moderate logits, unnormalised positives, and peaked rows with entries below ε = 1e-7. */
+  /**
+   * Probability rows of four kinds: softmax of moderate logits, unnormalised positives, peaked rows with
+   * entries below ε = 1e-7, and rows summing to less than 1 with every third entry below ε (so a label's
+   * own probability is clipped while its normalised value is not).
+   */
   function probabilities(r: () => number, rows: number, cols: number): [string, Float32Array][] {
     return [
       ['softmax probabilities', softmaxRows(normal(r, rows * cols, 1.5), rows, cols)],
       ['unnormalised positive rows', uniform(r, rows * cols, 0.05, 1)],
       ['peaked rows hitting the ε clip', softmaxRows(normal(r, rows * cols, 12), rows, cols)],
+      ['sub-stochastic rows with entries below ε', uniform(r, rows * cols, 0, 0.05).map((v, i) => (i % 3 === 0 ? 1e-9 : v))],
     ];
   }
 
