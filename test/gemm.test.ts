@@ -16,15 +16,24 @@
  *    plus a bias, where C₆₄ is the float64 product (exact products, negligible summation error).
  *  - Results do not depend on the thread count (each element computed by the same operations
  *    wherever it falls): bitwise equal for 1, 2 and 3 threads.
+ * These bitwise contracts are those of the SIMD128 build, so those tests pin `relaxedSimd: false`. The
+ * relaxed-SIMD build (chosen by default where the runtime has relaxed SIMD) accumulates with
+ * f32x4.relaxed_madd, i.e. a fused multiply-add wherever the hardware has one: it is checked at the end
+ * against an exact float32 FMA emulation (or the unfused order, should the hardware not fuse), the
+ * float64 product and itself across thread counts. Node 20 hides relaxed SIMD behind a V8 flag, which
+ * this file turns on (it runs in its own process).
  */
+import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backend, disposeBackend, init } from '../src/backend/backend.js';
+import { backend, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
 import { gemm, type GemmArgs } from '../src/backend/kernels.js';
 import { matMul } from '../src/ops.js';
 import { tensor } from '../src/tensor.js';
-import { bitDiff, gamma, withinTol } from './helpers/f64-check.js';
+import { bitDiff, fma32, gamma, withinTol } from './helpers/f64-check.js';
 import { matmulF64, type LayoutName } from './helpers/f64-ref.js';
 import { Rng } from './helpers/rand.js';
+
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const LAYOUTS: LayoutName[] = ['NN', 'NT', 'TN'];
 const VARIANTS = [
@@ -61,9 +70,14 @@ function makeCase(rng: Rng, layout: LayoutName, m: number, n: number, k: number,
 const args = (c: Case, reference = false): GemmArgs => ({ ...c, reference });
 const label = (c: Case) => `${c.layout} m=${c.m} n=${c.n} k=${c.k} bias=${!!c.bias} ${c.act}`;
 
-/** Float32 emulation of a summation order: 'seq' (naive, NN, TN) or 'lanes' (NT, as documented above). */
-function gemmF32Emu(c: Case, order: 'seq' | 'lanes'): Float32Array {
+/**
+ * Float32 emulation of a summation order: 'seq' (naive, NN, TN) or 'lanes' (NT, as documented above).
+ * `fused`: the relaxed build's vector accumulations acc = fma(a, b, acc) (NT's scalar tail stays a
+ * separate multiply and add, as in gemm.rs).
+ */
+function gemmF32Emu(c: Case, order: 'seq' | 'lanes', fused = false): Float32Array {
   const f = Math.fround;
+  const madd = fused ? (a: number, b: number, acc: number) => fma32(a, b, acc) : (a: number, b: number, acc: number) => f(acc + f(a * b));
   const { m, n, k } = c;
   const out = new Float32Array(m * n);
   // A as [m, k] and Bᵀ as [n, k], so both run along k
@@ -77,17 +91,17 @@ function gemmF32Emu(c: Case, order: 'seq' | 'lanes'): Float32Array {
       const ao = i * k;
       const bo = j * k;
       let t = 0;
-      if (order === 'seq') for (let q = 0; q < k; q++) t = f(t + f(A[ao + q] * B[bo + q]));
+      if (order === 'seq') for (let q = 0; q < k; q++) t = madd(A[ao + q], B[bo + q], t);
       else {
         let l0 = 0;
         let l1 = 0;
         let l2 = 0;
         let l3 = 0;
         for (let q = 0; q < k4; q += 4) {
-          l0 = f(l0 + f(A[ao + q] * B[bo + q]));
-          l1 = f(l1 + f(A[ao + q + 1] * B[bo + q + 1]));
-          l2 = f(l2 + f(A[ao + q + 2] * B[bo + q + 2]));
-          l3 = f(l3 + f(A[ao + q + 3] * B[bo + q + 3]));
+          l0 = madd(A[ao + q], B[bo + q], l0);
+          l1 = madd(A[ao + q + 1], B[bo + q + 1], l1);
+          l2 = madd(A[ao + q + 2], B[bo + q + 2], l2);
+          l3 = madd(A[ao + q + 3], B[bo + q + 3], l3);
         }
         t = f(f(l0 + l1) + f(l2 + l3));
         for (let q = k4; q < k; q++) t = f(t + f(A[ao + q] * B[bo + q]));
@@ -117,7 +131,7 @@ function check(c: Case, emulate = false): void {
 }
 
 beforeAll(async () => {
-  await init({ threads: 2 });
+  expect((await init({ threads: 2, relaxedSimd: false })).variant).toBe('simd-threads');
 });
 
 afterAll(() => {
@@ -217,8 +231,9 @@ describe('gemm is bitwise independent of the thread count', () => {
 
   for (const threads of [1, 2, 3])
     it(`${threads} thread(s)`, async () => {
-      const info = await init({ threads });
+      const info = await init({ threads, relaxedSimd: false });
       expect(info.threads).toBe(threads);
+      expect(info.relaxedSimd).toBe(false);
       const rng = new Rng(3000);
       for (const layout of LAYOUTS)
         for (const [m, n, k] of SHAPES)
@@ -233,7 +248,60 @@ describe('gemm is bitwise independent of the thread count', () => {
     });
 
   afterAll(async () => {
-    await init({ threads: 2 });
+    await init({ threads: 2, relaxedSimd: false });
+  });
+});
+
+describe('relaxed-SIMD build (fused multiply-add)', () => {
+  const HAVE = detectFeatures().relaxedSimd;
+  if (!HAVE) console.warn('test/gemm: relaxed SIMD unavailable in this runtime; relaxed-build tests skipped');
+  const SHAPES: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 7, 17],
+    [17, 33, 31],
+    [33, 17, 64],
+    [7, 512, 33],
+    [127, 9, 130],
+    [9, 13, 1100],
+  ];
+  const results = new Map<string, Float32Array>();
+  let fusedSeen = false;
+
+  for (const threads of [1, 2, 3])
+    it.skipIf(!HAVE)(`${threads} thread(s): fma emulation, float64 bound, thread independence`, async () => {
+      const info = await init({ threads, relaxedSimd: true });
+      expect(info.relaxedSimd).toBe(true);
+      expect(info.variant).toBe(threads > 1 ? 'relaxed-threads' : 'relaxed');
+      const rng = new Rng(5000);
+      for (const layout of LAYOUTS)
+        for (const [m, n, k] of SHAPES)
+          for (const v of [VARIANTS[0], VARIANTS[3]]) {
+            const c = makeCase(rng, layout, m, n, k, v.bias, v.act);
+            const out = gemm(args(c));
+            const key = label(c);
+            const first = results.get(key);
+            if (first) {
+              expect(bitDiff(out, first, `${key}: ${threads} threads vs 1`)).toBe('');
+              continue;
+            }
+            results.set(key, out);
+            // relaxed_madd fuses where the hardware can (one rounding per step) — else it is the SIMD128
+            // order; either way it is one of the two emulations, bitwise.
+            const order = layout === 'NT' ? 'lanes' : 'seq';
+            const fusedEmu = gemmF32Emu(c, order, true);
+            const plainEmu = gemmF32Emu(c, order, false);
+            const dFused = bitDiff(out, fusedEmu, `${key} vs fused emulation`);
+            const dPlain = bitDiff(out, plainEmu, `${key} vs unfused emulation`);
+            expect(dFused === '' || dPlain === '', `${dFused}; ${dPlain}`).toBe(true);
+            if (dFused === '' && dPlain !== '') fusedSeen = true;
+            const { c: c64, mag } = matmulF64(c.layout, c.m, c.n, c.k, c.a, c.b, c.bias, c.act);
+            expect(withinTol(out, c64, (i) => gamma(c.k + 2) * mag[i], `${key} vs float64`)).toBe('');
+          }
+      if (threads === 1) console.info(`test/gemm: relaxed_madd ${fusedSeen ? 'fuses (FMA)' : 'does not fuse'} on this machine`);
+    });
+
+  afterAll(async () => {
+    await init({ threads: 2, relaxedSimd: false });
   });
 });
 

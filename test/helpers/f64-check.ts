@@ -102,3 +102,31 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 }
+
+const i32v = new Int32Array(f32.buffer);
+
+/** The next float32 after the float32 x in the direction of `toward` (finite, nonzero steps only). */
+function nextF32(x: number, up: boolean): number {
+  f32[0] = x;
+  if (x === 0) i32v[0] = up ? 1 : -2147483647;
+  else i32v[0] += (x > 0) === up ? 1 : -1;
+  return f32[0];
+}
+
+/**
+ * Float32 fused multiply-add, a·b + c with ONE rounding, for float32 a, b, c. a·b is exact in float64;
+ * s = a·b + c rounds once (its error e is recovered exactly by TwoSum), and rounding s to float32 is
+ * right unless s lies exactly halfway between two float32 values while e ≠ 0 — then e decides.
+ */
+export function fma32(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const bb = s - p;
+  const e = p - (s - bb) + (c - bb);
+  const r = Math.fround(s);
+  if (e === 0 || r === s || !Number.isFinite(s)) return r;
+  const other = nextF32(r, s > r);
+  if (s !== (r + other) / 2) return r;
+  // a tie for s, but the exact value is off the midpoint by e: round toward the side it lies on
+  return (e > 0) === (other > r) ? other : r;
+}
