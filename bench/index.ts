@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { backendInfo, disposeBackend, init } from '../src/backend/backend.js';
-import { CONTENTION_LIMIT, idleCheck, machineFacts, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
+import { CONTENTION_LIMIT, idleCheck, machineFacts, setRetryBudget, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   gemm: () => import('./gemm.js'),
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       (other > CONTENTION_LIMIT ? ' — WARNING: the machine is busy; timings (2-thread ones above all) will be distorted' : ''),
   );
 
+  setRetryBudget(opts);
   const reports: BenchReport[] = [];
   for (const name of names) {
     console.log(`\n## ${name}\n`);

@@ -5,6 +5,10 @@
  * with `reps` calibrated so that one sample lasts ≥ ~0.5 ms (a sub-microsecond kernel timed call by call
  * would measure the clock). The reported time per call is the median sample / reps; tinybench's relative
  * margin of error (rme, on the mean) is kept in the JSON output.
+ *
+ * Contention: every measurement records how much CPU other processes used meanwhile (Linux /proc/stat);
+ * a disturbed one (> CONTENTION_LIMIT cores) is retried while the run's retry budget lasts, the least
+ * disturbed attempt is kept, and the tables mark what stayed disturbed with `*`.
  */
 import { Bench } from 'tinybench';
 import os from 'node:os';
@@ -44,12 +48,14 @@ export interface Measurement {
   rme: number;
   samples: number;
   reps: number;
+  /** Measurements made (more than 1: retried because other processes disturbed it). */
+  attempts: number;
 }
 
 function budget(opts: BenchOptions) {
   return opts.quick
-    ? { time: 120, warmupTime: 30, iterations: 3, warmupIterations: 1, sampleMs: 0.3 }
-    : { time: 700, warmupTime: 120, iterations: 5, warmupIterations: 2, sampleMs: 0.5 };
+    ? { time: 120, warmupTime: 30, iterations: 3, warmupIterations: 1, sampleMs: 0.3, maxRetries: 1 }
+    : { time: 700, warmupTime: 120, iterations: 5, warmupIterations: 2, sampleMs: 0.5, maxRetries: 2 };
 }
 
 /** Times a synchronous function; see the file comment. */
@@ -76,13 +82,39 @@ export function measure(fn: () => void, opts: BenchOptions): Measurement {
           for (let i = 0; i < reps; i++) fn();
         },
   );
-  const c0 = cpuSnapshot();
-  bench.runSync();
-  const otherCores = contention(c0, cpuSnapshot());
-  const r = bench.tasks[0].result;
-  if (!r || r.error || !r.latency) throw r?.error ?? new Error('tinybench returned no result');
-  const lat = r.latency;
-  return { seconds: (lat.p50 ?? lat.mean) / 1e3 / reps, mean: lat.mean / 1e3 / reps, best: lat.min / 1e3 / reps, rme: lat.rme, samples: lat.samples.length, reps, otherCores };
+  // On a shared machine, a measurement taken while other processes used the CPU is retried (keeping the
+  // least disturbed attempt) as long as the run's retry budget lasts.
+  let best: Measurement | null = null;
+  for (let attempt = 0; ; attempt++) {
+    const c0 = cpuSnapshot();
+    bench.reset();
+    bench.runSync();
+    const c1 = cpuSnapshot();
+    const otherCores = contention(c0, c1);
+    const r = bench.tasks[0].result;
+    if (!r || r.error || !r.latency) throw r?.error ?? new Error('tinybench returned no result');
+    const lat = r.latency;
+    const m: Measurement = {
+      seconds: (lat.p50 ?? lat.mean) / 1e3 / reps,
+      mean: lat.mean / 1e3 / reps,
+      best: lat.min / 1e3 / reps,
+      rme: lat.rme,
+      samples: lat.samples.length,
+      reps,
+      otherCores,
+      attempts: attempt + 1,
+    };
+    if (!best || !(m.otherCores >= best.otherCores)) best = { ...m };
+    best.attempts = attempt + 1;
+    if (!disturbed(best) || attempt >= b.maxRetries || retryBudgetMs <= 0) return best;
+    retryBudgetMs -= c1.wall - c0.wall;
+  }
+}
+
+/** Milliseconds of re-measurement the whole run may spend on retries of disturbed measurements. */
+let retryBudgetMs = 0;
+export function setRetryBudget(opts: BenchOptions): void {
+  retryBudgetMs = opts.quick ? 5_000 : 40_000;
 }
 
 // ---------------------------------------------------------------------------------------------------------
