@@ -11,7 +11,7 @@
  * (see util.ts) and add one line to BENCHES below (and its name to DEFAULT if it should run by default).
  */
 import { writeFileSync } from 'node:fs';
-import { backendInfo, disposeBackend, init } from '../src/backend/backend.js';
+import { backendInfo, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
 import { CONTENTION_LIMIT, idleCheck, machineFacts, setRetryBudget, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
@@ -60,7 +60,11 @@ async function main(): Promise<void> {
   console.log(`Node ${facts.node} (V8 ${facts.v8}); tfjs-core ${facts.tfjsCore}, tfjs-backend-wasm ${facts.tfjsBackendWasm}; tinybench ${facts.tinybench}`);
   console.log(
     `wasm-layers backendInfo() (default init): ${JSON.stringify(backend)}` +
-      (info.relaxedSimd ? '' : ' — relaxed SIMD unavailable here (Node 20: behind a flag), the plain SIMD128 kernels run'),
+      (info.relaxedSimd
+        ? ''
+        : detectFeatures().relaxedSimd
+          ? ' — relaxed SIMD supported here but not in use'
+          : ' — this runtime has no relaxed SIMD (Node 20: only behind a flag), so the SIMD128 builds (no FMA) run'),
   );
   console.log('tfjs-backend-wasm in Node is SINGLE-THREADED (multithreading is hard-wired off there); its column is one thread.');
   let other = await idleCheck(1000);

@@ -202,6 +202,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const meas: Measurement[][] = [];
   for (const t of THREADS) {
     const info = await init({ threads: t });
+    const built = `ours ${t}T: ${info.variant} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
+    console.log(built);
+    notes.push(built);
     if (info.threads !== t) {
       const msg = `asked for ${t} threads, the backend runs ${info.threads}${info.reason ? ` (${info.reason})` : ''}`;
       console.warn(`WARNING: ${msg}`);
