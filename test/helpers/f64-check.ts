@@ -77,16 +77,16 @@ export function withinTol(actual: ArrayLike<number>, expected: ArrayLike<number>
 
 /**
  * Central differences of a scalar float64 function at x: (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h for every i,
- * with hᵢ = h·max(1, |xᵢ|). In float64 with h ≈ 1e-5 the truncation error is O(h²·f''') ≈ 1e-10 and the
+ * with hᵢ = h·max(1, |xᵢ|) (or `step(xᵢ)`). In float64 with h ≈ 1e-5 the truncation error is O(h²·f''') ≈ 1e-10 and the
  * cancellation error O(1e-16/h) ≈ 1e-11, far below the float32 kernels' error, so the result serves as
  * the exact gradient.
  */
-export function centralDiff(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-5): Float64Array {
+export function centralDiff(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-5, step?: (x: number) => number): Float64Array {
   const xs = Float64Array.from(x);
   const g = new Float64Array(xs.length);
   for (let i = 0; i < xs.length; i++) {
     const x0 = xs[i];
-    const hi = h * Math.max(1, Math.abs(x0));
+    const hi = step ? step(x0) : h * Math.max(1, Math.abs(x0));
     xs[i] = x0 + hi;
     const fp = f(xs);
     xs[i] = x0 - hi;
