@@ -233,7 +233,7 @@ describe('loss gradients: ∇ (scale · Σ_rows loss)', () => {
 /**
  * Asserts that no value the loss clips — pred itself (binary; sparse pre-clip) or pred / row sum — lies
  * within 1e-3 of a clip boundary (a thousand times what a finite-difference step moves it), and (if
- * `expectClipped`) that some are clipped.
+ * `expectClipped`) that some are clipped on each side.
  */
 function assertOffClipBoundaries(s: LossSpec, pred: ArrayLike<number>, eps: number, expectClipped: boolean): void {
   const { rows, cols } = s;
@@ -254,5 +254,8 @@ function assertOffClipBoundaries(s: LossSpec, pred: ArrayLike<number>, eps: numb
       pre.forEach((v, j) => check(v / sum, `p[${r},${j}]/Σ`));
     }
   }
-  if (expectClipped) expect(below, 'some values below ε').toBeGreaterThan(0);
+  if (expectClipped) {
+    expect(below, 'some values below ε').toBeGreaterThan(0);
+    expect(above, 'some values above 1 − ε').toBeGreaterThan(0);
+  }
 }
