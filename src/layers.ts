@@ -5,7 +5,7 @@
  */
 import { Act, Layout, LossKind, Op, type ProgramBuilder, type Word } from './backend/program.js';
 import { backend } from './backend/backend.js';
-import { normal, nextU32, uniform01 } from './random.js';
+import { normal, uniform01 } from './random.js';
 import { Tensor, sizeOf } from './tensor.js';
 import type { WeightView } from './callbacks/base.js';
 
@@ -105,6 +105,8 @@ export interface EmitContext {
   layerIndex: number;
   /** Word positions of per-step values (dropout step) to patch before each run. */
   stepWords: number[];
+  /** Word positions of dropout seeds drawn per fit from the global generator (layers without a seed). */
+  seedWords: number[];
   /**
    * Offers to compute weight `w`'s gradient with the GEMM whose first ten arguments are `gemm` (C being
    * the weight) and apply the optimizer's update in the same pass. True when the op was emitted; the
@@ -296,7 +298,6 @@ export class Dropout extends Layer {
   readonly className = 'Dropout';
   readonly rate: number;
   private readonly seed?: number;
-  private drawnSeed?: number;
   private masks = new Map<number, number>(); // per program buffer: forward emits, backward reuses
 
   constructor(args: DropoutArgs) {
@@ -312,19 +313,16 @@ export class Dropout extends Layer {
     return [...s];
   }
 
-  override build(inputShape: number[]): void {
-    super.build(inputShape);
-    // Drawn at build so that setSeed() before building the model fixes every mask of the run.
-    this.drawnSeed = this.seed ?? nextU32();
-  }
-
   forward(ctx: EmitContext, x: Flow): Flow {
     if (!ctx.training || this.rate === 0) return x;
     const y = ctx.buffer(x.cols);
     const mask = ctx.buffer(x.cols);
     this.masks.set(y, mask);
-    const at = ctx.pb.op(Op.DROPOUT_FWD, [ctx.batch * x.cols, x.ptr, y, mask, { f: this.rate }, this.drawnSeed! >>> 0, ctx.layerIndex, 0]);
+    // Masks depend on (seed, layer index, step). Without a seed of its own the layer takes one drawn
+    // from the global generator when fit starts, so setSeed(n) before fit fixes the masks.
+    const at = ctx.pb.op(Op.DROPOUT_FWD, [ctx.batch * x.cols, x.ptr, y, mask, { f: this.rate }, (this.seed ?? 0) >>> 0, ctx.layerIndex, 0]);
     ctx.stepWords.push(at + 7);
+    if (this.seed === undefined) ctx.seedWords.push(at + 5);
     return { ptr: y, cols: x.cols };
   }
 

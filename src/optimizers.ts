@@ -76,9 +76,12 @@ export abstract class Optimizer {
     return (this.state.get(key) ?? []).map((t) => t.dataSync() as Float32Array);
   }
 
-  dispose(): void {
-    for (const s of this.state.values()) for (const t of s) t.dispose();
-    this.state.clear();
+  /** Frees the state of the given parameters (a model being disposed), or of all when omitted. */
+  dispose(keys?: Iterable<number>): void {
+    for (const k of keys ?? [...this.state.keys()]) {
+      for (const t of this.state.get(k) ?? []) t.dispose();
+      this.state.delete(k);
+    }
   }
 }
 

@@ -106,6 +106,8 @@ export class Backend {
     readonly info: BackendInfo,
     readonly maxBytes: number,
     private readonly mainCanBlock: boolean,
+    /** What init asked for (the pool may have fewer threads, see info.reason). */
+    readonly config: { threads: number; maxMemoryMB: number },
   ) {
     this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
     exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
@@ -129,7 +131,7 @@ export class Backend {
       environment: isNode ? 'node' : 'browser',
       ...(opts.reason ? { reason: opts.reason } : {}),
     };
-    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock);
+    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock, { threads: opts.threads, maxMemoryMB: opts.maxMemoryMB });
     if (shared && opts.threads > 1) b.poolReady = b.startPool(opts.threads);
     return b;
   }
@@ -342,6 +344,7 @@ function resolveOptions(opts: InitOptions) {
   const relaxed = feats.relaxedSimd && opts.relaxedSimd !== false;
   const variant: Variant = `${relaxed ? 'relaxed' : 'simd'}${shared ? '-threads' : ''}` as Variant;
   const maxMemoryMB = opts.maxMemoryMB ?? (isNode ? 4096 : 1024);
+  if (typeof maxMemoryMB !== 'number' || !(maxMemoryMB >= 8)) throw new Error(`wasm-layers: init({ maxMemoryMB }) must be a number ≥ 8, got ${maxMemoryMB}`);
   return { threads, variant, reason, maxMemoryMB };
 }
 
@@ -373,15 +376,17 @@ function missingWasm(url: URL | string, e: unknown): Error {
 
 /** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
 export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
-  if (current && !current.isDisposed && opts.threads === undefined && opts.relaxedSimd === undefined && !opts.wasmUrls && !opts.wasmBinary) {
+  if (pending) await pending.catch(() => undefined);
+  // Validate before touching the current backend: bad options must not kill live tensors and models.
+  const o = resolveOptions(opts);
+  const custom = !!opts.wasmUrls || !!opts.wasmBinary;
+  if (current && !current.isDisposed && !custom && current.config.threads === o.threads && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
     await current.ready();
     return { ...current.info };
   }
-  if (pending) await pending.catch(() => undefined);
   current?.dispose();
   current = null;
   pending = (async () => {
-    const o = resolveOptions(opts);
     const url = wasmUrl(o.variant, opts);
     let module: WebAssembly.Module;
     const bin = givenBinary(o.variant, opts);

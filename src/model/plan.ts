@@ -44,6 +44,7 @@ export class Plan {
   /** Word positions to patch per step. */
   private readonly idxWords: number[] = [];
   private readonly stepWords: number[] = [];
+  private readonly seedWords: number[] = [];
   private readonly update?: { patch(prog: Program, t: number): void };
   private readonly owned: number[] = [];
   /** f32 [2]: batch-mean loss and accuracy. */
@@ -88,6 +89,7 @@ export class Plan {
       buffer,
       layerIndex: 0,
       stepWords: this.stepWords,
+      seedWords: this.seedWords,
       fuseUpdate: (w, gemm) => {
         // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
         if (!planOptions.fuseUpdates || B > GEMM_KC) return false;
@@ -149,13 +151,14 @@ export class Plan {
 
   /**
    * Runs one step on the rows listed at `indexPtr + offset·4` (offset in rows); `t` is the optimizer's
-   * 1-based iteration and `step` the dropout counter.
+   * 1-based iteration, `step` the dropout counter and `seed` the dropout seed of layers without their own.
    */
-  run(offset: number, t = 0, step = 0): void {
+  run(offset: number, t = 0, step = 0, seed = 0): void {
     const prog = this.program;
     const at = this.spec.indexPtr + offset * 4;
     for (const w of this.idxWords) prog.patchU32(w, at);
     for (const w of this.stepWords) prog.patchU32(w, step);
+    for (const w of this.seedWords) prog.patchU32(w, seed);
     this.update?.patch(prog, t);
     prog.run();
   }

@@ -6,10 +6,11 @@ import { Op, runOp } from '../backend/program.js';
 import { Callback, type CallbackModel, type FitParams, type Logs } from '../callbacks/base.js';
 import { History } from '../callbacks/history.js';
 import { ProgressBarLogger } from '../callbacks/progress.js';
+import { TensorBoard } from '../callbacks/tensorboard.js';
 import { Layer, uniqueName } from '../layers.js';
 import { accuracyKind, resolveLoss, resolveMetrics, type LossName } from '../losses.js';
 import { getOptimizer, type Optimizer } from '../optimizers.js';
-import { shuffleInPlace } from '../random.js';
+import { nextU32, shuffleInPlace } from '../random.js';
 import { Tensor, asTensor, sizeOf, type TensorLike } from '../tensor.js';
 import { Plan, type PlanSpec, type Source } from './plan.js';
 
@@ -65,8 +66,8 @@ export class Sequential implements CallbackModel {
   private built = false;
   private disposed = false;
   private b?: Backend;
-  /** Plans keyed by kind, batch size and data source; freed when the model is disposed. */
-  private readonly plans = new Map<string, Plan>();
+  /** Plans per prepared data source (see `prepare`), keyed by kind, batch size and index buffer. */
+  private readonly plans = new Map<Source, Map<string, Plan>>();
   private readonly indexBuffers = new Map<number, { ptr: number; n: number }>();
   private dropoutStep = 0;
 
@@ -80,6 +81,9 @@ export class Sequential implements CallbackModel {
     this.assertAlive();
     if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer (layers.dense(...), …), got ${typeof layer}`);
     if (this.built) throw new Error('Sequential.add: cannot add layers after the model was built');
+    if (this.layers.some((l) => l.name === layer.name))
+      throw new Error(`Sequential.add: a layer named '${layer.name}' is already in the model; layer names must be unique`);
+    if (this.layers.includes(layer)) throw new Error(`Sequential.add: layer '${layer.name}' was added twice`);
     if (this.layers.length === 0 && !layer.declaredInputShape)
       throw new Error(`${layer.name}: the first layer needs inputShape (e.g. layers.flatten({ inputShape: [28, 28] }))`);
     this.layers.push(layer);
@@ -112,6 +116,10 @@ export class Sequential implements CallbackModel {
     if (this.disposed) throw new Error(`${this.name}: the model was disposed`);
   }
 
+  private paramKeys(): number[] {
+    return this.layers.flatMap((l) => l.weights.map((w) => w.tensor.id));
+  }
+
   countParams(): number {
     this.build();
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
@@ -120,23 +128,19 @@ export class Sequential implements CallbackModel {
   /** Keras-style summary table; printed (unless `print` is false) and returned. */
   summary(print: (s: string) => void = console.log): string {
     this.build();
+    // Keras 2.x print_row: ' ' + field, each padded to the positions [29, 55, 65]; a blank row after each layer.
     const pos = [29, 55, 65];
     const row = (fields: string[]) => {
       let line = '';
       fields.forEach((f, i) => {
-        if (i > 0) line = line.slice(0, -1) + ' ';
-        line += f;
-        line = line.slice(0, pos[i]);
+        line = (line + (i === 0 ? ' ' : '') + f).slice(0, pos[i]);
         line += ' '.repeat(pos[i] - line.length);
       });
-      return ' ' + line.trimEnd();
+      return line.trimEnd();
     };
     const fmt = (n: number) => n.toLocaleString('en-US');
     const lines = [`Model: "${this.name}"`, '_'.repeat(65), row(['Layer (type)', 'Output Shape', 'Param #']), '='.repeat(65)];
-    this.layers.forEach((l, i) => {
-      lines.push(row([`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]));
-      if (i < this.layers.length - 1) lines.push('');
-    });
+    for (const l of this.layers) lines.push(row([`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.countParams())]), '');
     const total = this.countParams();
     lines.push('='.repeat(65), `Total params: ${fmt(total)}`, `Trainable params: ${fmt(total)}`, 'Non-trainable params: 0', '_'.repeat(65));
     const s = lines.join('\n');
@@ -155,7 +159,7 @@ export class Sequential implements CallbackModel {
     const units = this.outputShape[0];
     if (this.outputShape.length !== 1) throw new Error(`compile: the last layer must output [units], got [${this.outputShape}]`);
     this.disposePlans();
-    this.compiled?.optimizer.dispose();
+    if (this.compiled && this.compiled.optimizer !== optimizer) this.compiled.optimizer.dispose(this.paramKeys());
     this.compiled = { optimizer, loss, metrics: names.map(String), accuracy: names.length ? accuracyKind(loss, units) : undefined };
   }
 
@@ -175,6 +179,7 @@ export class Sequential implements CallbackModel {
   private prepareX(x: Input, what: string): { t: Tensor; owned: boolean; n: number; rowLen: number } {
     const { t, owned } = asTensor(x, what);
     try {
+      if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
       const want = this.inputShape;
       const per = t.shape.slice(1);
       const ok = t.rank >= 1 && (per.join(',') === want.join(',') || (t.rank === 2 && per[0] === sizeOf(want) && want.length === 1));
@@ -194,6 +199,7 @@ export class Sequential implements CallbackModel {
     const c = this.compiled!;
     const { t, owned } = asTensor(y, what);
     try {
+      if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
       if (t.shape[0] !== n) throw new Error(`${what}: has ${t.shape[0]} samples but x has ${n}`);
       const units = this.outputShape[0];
       const v = t.storageView();
@@ -225,13 +231,16 @@ export class Sequential implements CallbackModel {
       if (px.owned) px.t.dispose();
       throw e;
     }
+    // A fresh object per call: plans belong to it, so a predict() inside a running fit() (same tensors)
+    // frees only its own plans when it ends.
+    const source: Source = { x: px.t, y: py?.t, rowLen: px.rowLen };
     return {
-      source: { x: px.t, y: py?.t, rowLen: px.rowLen },
+      source,
       n: px.n,
       release: () => {
+        this.forgetPlansOf(source);
         if (px.owned) px.t.dispose();
         if (py?.owned) py.t.dispose();
-        this.forgetPlansOf(px.t);
       },
     };
   }
@@ -252,8 +261,10 @@ export class Sequential implements CallbackModel {
   }
 
   private plan(kind: PlanSpec['kind'], batch: number, source: Source, indexPtr: number): Plan {
-    const key = `${kind}:${batch}:${source.x.id}:${source.y?.id ?? -1}:${indexPtr}`;
-    let p = this.plans.get(key);
+    let byKey = this.plans.get(source);
+    if (!byKey) this.plans.set(source, (byKey = new Map()));
+    const key = `${kind}:${batch}:${indexPtr}`;
+    let p = byKey.get(key);
     if (!p) {
       const c = this.compiled;
       p = new Plan(this.b!, {
@@ -266,22 +277,18 @@ export class Sequential implements CallbackModel {
         optimizer: c?.optimizer,
         indexPtr,
       });
-      this.plans.set(key, p);
+      byKey.set(key, p);
     }
     return p;
   }
 
-  private forgetPlansOf(x: Tensor): void {
-    for (const [k, p] of this.plans) {
-      if (p.spec.source.x === x) {
-        p.dispose();
-        this.plans.delete(k);
-      }
-    }
+  private forgetPlansOf(source: Source): void {
+    for (const p of this.plans.get(source)?.values() ?? []) p.dispose();
+    this.plans.delete(source);
   }
 
   private disposePlans(): void {
-    for (const p of this.plans.values()) p.dispose();
+    for (const m of this.plans.values()) for (const p of m.values()) p.dispose();
     this.plans.clear();
   }
 
@@ -303,6 +310,9 @@ export class Sequential implements CallbackModel {
     if (args.validationData && split > 0) throw new Error('fit: give validationData or validationSplit, not both');
     if (args.signal?.aborted) throw abortError();
 
+    const user = Array.isArray(args.callbacks) ? args.callbacks : args.callbacks ? [args.callbacks] : [];
+    for (const cb of user) if (!(cb instanceof Callback)) throw new Error(`fit: callbacks must extend Callback (got ${cb === null ? 'null' : typeof cb})`);
+
     const b = this.b!;
     await b.ready(); // the worker pool of a lazily created backend
     const train = this.prepare(x, y, 'fit');
@@ -316,23 +326,22 @@ export class Sequential implements CallbackModel {
       train.release();
       throw e;
     }
-    // Keras' validationSplit takes the last samples, before shuffling.
-    const nVal = split > 0 ? Math.floor(train.n * split) : 0;
-    const nTrain = train.n - nVal;
-    if (nTrain <= 0) {
+    // Keras' validationSplit: the first floor(n·(1 − split)) samples train, the rest (taken before shuffling) validate.
+    const nTrain = split > 0 ? Math.floor(train.n * (1 - split)) : train.n;
+    const nVal = train.n - nTrain;
+    if (nTrain <= 0 || (split > 0 && nVal <= 0)) {
       train.release();
       val?.release();
-      throw new Error(`fit: no training samples left (n=${train.n}, validationSplit=${split})`);
+      throw new Error(`fit: ${train.n} samples are not sufficient to split with validationSplit=${split} (${nTrain} train, ${nVal} validation)`);
     }
     const steps = Math.ceil(nTrain / batchSize);
     const doValidation = !!val || nVal > 0;
 
+    // Keras' order: the user's callbacks, then History, then the progress bar (which so prints what others added).
     const history = new History();
-    const list: Callback[] = [];
+    const list: Callback[] = [...user, history];
     if (verbose > 0) list.push(new ProgressBarLogger());
-    list.push(...(Array.isArray(args.callbacks) ? args.callbacks : args.callbacks ? [args.callbacks] : []), history);
     for (const cb of list) {
-      if (!(cb instanceof Callback)) throw new Error('fit: callbacks must extend Callback');
       cb.setModel(this);
       cb.setParams({
         epochs,
@@ -351,6 +360,12 @@ export class Sequential implements CallbackModel {
         if (r) await r;
       }
     };
+    // Batch logs: one reused object unless a callback may keep them (ours only read them), so that the
+    // default step loop allocates nothing.
+    const readsOnly = (cb: Callback) => cb instanceof ProgressBarLogger || cb instanceof History || cb instanceof TensorBoard;
+    const freshLogs = list.some(
+      (cb) => !readsOnly(cb) && (cb.onBatchBegin !== Callback.prototype.onBatchBegin || cb.onBatchEnd !== Callback.prototype.onBatchEnd),
+    );
 
     const trainIdx = this.indexBuffer(0, train.n);
     {
@@ -358,7 +373,8 @@ export class Sequential implements CallbackModel {
       for (let i = 0; i < train.n; i++) v[i] = i;
     }
     const accName = c.metrics[0];
-    const batchLogs: Logs = { batch: 0, size: 0, loss: 0 };
+    const dropoutSeed = nextU32();
+    const shared: Logs = { batch: 0, size: 0 };
     this.stopTraining = false;
     this.history = history;
     let lastYield = performance.now();
@@ -367,10 +383,7 @@ export class Sequential implements CallbackModel {
     try {
       await call((cb) => cb.onTrainBegin());
       for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
-        if (args.shuffle ?? true) {
-          const v = trainIdx.view().subarray(0, nTrain);
-          shuffleInPlace(v);
-        }
+        if (args.shuffle ?? true) shuffleInPlace(trainIdx.view().subarray(0, nTrain));
         await call((cb) => cb.onEpochBegin(epoch));
         let lossSum = 0;
         let accSum = 0;
@@ -378,29 +391,38 @@ export class Sequential implements CallbackModel {
         for (let step = 0; step < steps; step++) {
           const start = step * batchSize;
           const bs = Math.min(batchSize, nTrain - start);
-          batchLogs.batch = step;
-          batchLogs.size = bs;
+          let logs = shared;
+          if (freshLogs) logs = { batch: step, size: bs };
+          else {
+            logs.batch = step;
+            logs.size = bs;
+          }
           for (const cb of list) {
-            const r = cb.onBatchBegin(step, batchLogs);
+            const r = cb.onBatchBegin(step, logs);
             if (r) await r;
           }
           const plan = bs === batchSize ? (fullPlan ??= this.plan('train', bs, train.source, trainIdx.ptr)) : this.plan('train', bs, train.source, trainIdx.ptr);
           const opt = c.optimizer;
           opt.iterations++;
-          plan.run(start, opt.iterations, this.dropoutStep++);
+          plan.run(start, opt.iterations, this.dropoutStep++, dropoutSeed);
           const loss = plan.loss();
           if (!Number.isFinite(loss))
             throw new Error(`fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; training stopped (try a lower learning rate, or check the data)`);
           lossSum += loss * bs;
           seen += bs;
-          batchLogs.loss = lossSum / seen;
+          if (freshLogs) logs = { batch: step, size: bs };
+          logs.loss = lossSum / seen;
           if (accName) {
             accSum += plan.accuracy() * bs;
-            batchLogs[accName] = accSum / seen;
+            logs[accName] = accSum / seen;
           }
           for (const cb of list) {
-            const r = cb.onBatchEnd(step, batchLogs);
+            const r = cb.onBatchEnd(step, logs);
             if (r) await r;
+          }
+          if (args.signal?.aborted) {
+            aborted = true;
+            break;
           }
           if (this.stopTraining) break;
           const now = performance.now();
@@ -408,14 +430,12 @@ export class Sequential implements CallbackModel {
             // Let timers, signals and worker events run during long epochs.
             await yieldToEventLoop();
             lastYield = performance.now();
-            if (args.signal?.aborted) {
-              aborted = true;
-              this.stopTraining = true;
-              break;
-            }
           }
         }
-        if (aborted) break;
+        if (aborted || args.signal?.aborted) {
+          aborted = true;
+          break;
+        }
         const logs: Logs = { loss: lossSum / seen };
         if (accName) logs[accName] = accSum / seen;
         if (doValidation) {
@@ -428,6 +448,16 @@ export class Sequential implements CallbackModel {
         await call((cb) => cb.onEpochEnd(epoch, logs));
       }
       await call((cb) => cb.onTrainEnd());
+    } catch (e) {
+      // Let callbacks close what they opened (TensorBoard files, the progress line); the first error wins.
+      for (const cb of list) {
+        try {
+          await cb.onTrainEnd();
+        } catch {
+          /* already failing */
+        }
+      }
+      throw e;
     } finally {
       train.release();
       val?.release();
@@ -510,7 +540,7 @@ export class Sequential implements CallbackModel {
       for (let i = 0; i < p.n; i++) v[i] = i;
       const plan = this.plan('train', p.n, p.source, ib.ptr);
       c.optimizer.iterations++;
-      plan.run(0, c.optimizer.iterations, this.dropoutStep++);
+      plan.run(0, c.optimizer.iterations, this.dropoutStep++, nextU32());
       return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
     } finally {
       p.release();
@@ -563,7 +593,8 @@ export class Sequential implements CallbackModel {
     this.disposePlans();
     if (this.b && !this.b.isDisposed) for (const ib of this.indexBuffers.values()) this.b.arena.release(ib.ptr);
     this.indexBuffers.clear();
-    this.compiled?.optimizer.dispose();
+    // Only this model's optimizer state: an optimizer object may be shared with other models.
+    this.compiled?.optimizer.dispose(this.paramKeys());
     for (const l of this.layers) l.dispose();
     this.disposed = true;
   }
