@@ -4,7 +4,8 @@
  *   npm run bench -- gemm              one bench
  *   npm run bench -- --quick           short time budget (a smoke run)
  *   npm run bench -- --json out.json   also write machine facts + every result to a JSON file
- *   npm run bench -- --wait-idle       first wait (up to 2 min) until other processes leave the CPU alone
+ *   npm run bench -- --wait-idle       on a shared machine: before each measurement, wait until other processes
+ *                                      leave the CPU alone (at most 2 min at the start + 10 min in all)
  * Every measurement records how much CPU other processes used meanwhile; disturbed ones are marked `*`.
  *
  * Adding a bench: create bench/<name>.ts exporting `run(opts: BenchOptions): Promise<BenchReport>`
@@ -12,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { backendInfo, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
-import { CONTENTION_LIMIT, idleCheck, machineFacts, setRetryBudget, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
+import { CONTENTION_LIMIT, idleCheck, idleWaitedSeconds, machineFacts, setRetryBudget, type BenchModule, type BenchOptions, type BenchReport } from './util.js';
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   gemm: () => import('./gemm.js'),
@@ -45,7 +46,7 @@ function parseArgs(argv: string[]): { names: string[]; opts: BenchOptions; json?
     else if (!(a in BENCHES)) usage(`unknown bench "${a}"`);
     else if (!names.includes(a)) names.push(a);
   }
-  return { names: names.length ? names : DEFAULT, opts: { quick }, json, waitIdle };
+  return { names: names.length ? names : DEFAULT, opts: { quick, waitIdle }, json, waitIdle };
 }
 
 async function main(): Promise<void> {
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const mod = await BENCHES[name]();
     reports.push(await mod.run(opts));
-    console.log(`\n(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(`\n(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${waitIdle ? `; ${idleWaitedSeconds().toFixed(0)} s so far waiting for a quiet CPU` : ''})`);
   }
 
   if (json) {
