@@ -284,6 +284,11 @@ export class Backend {
     return this.disposed;
   }
 
+  /** A worker died or a kernel trapped: only a new init() helps. */
+  get isBroken(): boolean {
+    return this.broken !== null;
+  }
+
   private shutdownWorkers(): void {
     this.exports.wl_pool_config(1, this.mainCanBlock ? 1 : 0);
     this.exports.wl_pool_shutdown();
@@ -380,7 +385,7 @@ export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
   // Validate before touching the current backend: bad options must not kill live tensors and models.
   const o = resolveOptions(opts);
   const custom = !!opts.wasmUrls || !!opts.wasmBinary;
-  if (current && !current.isDisposed && !custom && current.config.threads === o.threads && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
+  if (current && !current.isDisposed && !current.isBroken && !custom && current.config.threads === o.threads && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
     await current.ready();
     return { ...current.info };
   }
