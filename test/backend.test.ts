@@ -123,10 +123,14 @@ describe('init() and backendInfo()', () => {
     for (const threads of [0, -1, 1.5, 65, NaN]) await expect(init({ threads })).rejects.toThrow(/init\(\{ threads \}\) must be an integer from 1 to 64/);
   });
 
-  it('is idempotent without options, and creates the backend lazily on first use', async () => {
+  it('is idempotent unless options change, and creates the backend lazily on first use', async () => {
+    await init();
+    const b0 = backend();
+    await init();
+    expect(backend()).toBe(b0);
     await init({ threads: 2 });
     const b = backend();
-    await init();
+    await init({ threads: 2 });
     expect(backend()).toBe(b);
     disposeBackend();
     expect(b.isDisposed).toBe(true);
@@ -205,10 +209,7 @@ console.log('DONE');
     await init({ threads: 2 });
   }, 20_000);
 
-  // BUG (src/backend/backend.ts): init() without options returns the current backend even when it is
-  // broken, so the advice "init() again" does not help unless options are passed (or disposeBackend()
-  // is called first). Remove `.fails` once init() replaces a broken backend.
-  it.fails('in process: plain init() (no options) replaces a broken backend', async () => {
+  it('in process: plain init() (no options) replaces a broken backend', async () => {
     if (!childOk) throw new Error('not run: the child-process variant failed');
     await init({ threads: 2 });
     expect(() => backend().debugTrapOn(1)).toThrow(/died/);
@@ -368,7 +369,7 @@ describe('the arena (memory.ts)', () => {
     });
 
   it('out of memory with init({ maxMemoryMB: 64 }): OutOfMemoryError with a clear message, no leak, still usable', async () => {
-    disposeBackend(); // (see the bug test below: init() keeps an existing backend's memory limit)
+    disposeBackend();
     await init({ maxMemoryMB: 64, threads: 2 });
     const b = backend();
     expect(b.maxBytes).toBe(64 * 2 ** 20);
@@ -411,13 +412,16 @@ describe('the arena (memory.ts)', () => {
     await init({ threads: 2 });
   }, 30_000);
 
-  // BUG (src/backend/backend.ts): init() treats only threads/relaxedSimd/wasmUrls/wasmBinary as option
-  // changes, so init({ maxMemoryMB }) after an earlier init (or lazy use) silently keeps the old limit.
-  // Remove `.fails` once a changed maxMemoryMB re-creates the backend.
-  it.fails('init({ maxMemoryMB }) after an earlier init() applies the new limit', async () => {
+  it('init({ maxMemoryMB }) after an earlier init() applies the new limit; bad limits are refused', async () => {
     await init({ threads: 2 });
-    await init({ maxMemoryMB: 64 });
+    const t = tensor([1, 2, 3]);
+    await init({ threads: 2, maxMemoryMB: 64 });
     expect(backend().maxBytes).toBe(64 * 2 ** 20);
+    expect(t.isDisposed).toBe(true); // a new backend: the old one's tensors are gone
+    const u = tensor([4, 5, 6]);
+    await expect(init({ threads: 2, maxMemoryMB: 1 })).rejects.toThrow(/maxMemoryMB/);
+    expect(u.isDisposed).toBe(false); // refused before replacing the backend
+    await init({ threads: 2 });
   });
 });
 
