@@ -200,30 +200,48 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 
 /// NN/TN over rows [i0,i1) and 8-column panels [p0,p1). The last panel may be narrower than 8; it is
 /// computed zero-padded, which leaves every stored element's arithmetic unchanged.
+///
+/// As many packed panels as fit the 32 KiB buffer form a group, and each 4-row band runs across the
+/// whole group before the next band: with a long K (forward, K = 784) a group is one panel, reused by
+/// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
+/// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
+/// left to right instead of down 2 KiB-strided columns.
 unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
-    let mut panel = [0.0f32; KC * 8];
-    let bp = panel.as_mut_ptr();
+    let mut buf = [0.0f32; KC * 8];
     let mut k0 = 0;
     loop {
         let kc = (g.k - k0).min(KC);
         let (first, last) = (k0 == 0, k0 + kc == g.k);
-        for p in p0..p1 {
-            let j0 = p * 8;
-            let w = (g.n - j0).min(8);
-            pack_b(g, k0, kc, j0, w, bp);
+        let group = (KC / kc.max(1)).max(1);
+        let mut q0 = p0;
+        while q0 < p1 {
+            let q1 = (q0 + group).min(p1);
+            for q in q0..q1 {
+                let j0 = q * 8;
+                pack_b(g, k0, kc, j0, (g.n - j0).min(8), buf.as_mut_ptr().add((q - q0) * kc * 8));
+            }
+            let band = |i: usize, rows: usize| {
+                let (ap, ar, ak) = a_rows::<T>(g, i, k0);
+                for q in q0..q1 {
+                    let j0 = q * 8;
+                    let (w, bp) = ((g.n - j0).min(8), buf.as_ptr().add((q - q0) * kc * 8));
+                    match rows {
+                        4 => tile::<4>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                        3 => tile::<3>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                        2 => tile::<2>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                        _ => tile::<1>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
+                    }
+                }
+            };
             let mut i = i0;
             while i + 4 <= i1 {
-                let (ap, ar, ak) = a_rows::<T>(g, i, k0);
-                tile::<4>(g, ap, ar, ak, bp, kc, i, j0, w, first, last);
+                band(i, 4);
                 i += 4;
             }
-            let (ap, ar, ak) = a_rows::<T>(g, i, k0);
-            match i1 - i {
-                3 => tile::<3>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
-                2 => tile::<2>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
-                1 => tile::<1>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
-                _ => {}
+            if i < i1 {
+                band(i, i1 - i);
             }
+            q0 = q1;
         }
         k0 += kc;
         if k0 >= g.k {
