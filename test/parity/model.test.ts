@@ -9,7 +9,8 @@
  * with its worker pool and whichever build init() picks by default (its results are bit-identical for any
  * thread count). The figures below were measured on the SIMD128 build (Node 20); the relaxed-SIMD build
  * (FMA in the GEMMs, the default where the runtime has relaxed SIMD, e.g. Node ≥ 22) gives the same to
- * within ~20% for 1a and 2 (1a: losses 4.5e-7, weights 7.6e-6) and to 3 digits for 1b and 1c.
+ * within ~30% for 1a and 2 (1a: losses 4.5e-7, weights 7.6e-6; 2b: losses 1.2e-6) and to 3 digits for
+ * 1b and 1c — all inside the same tolerances.
  *
  *  1. The seed model: Flatten(28×28) → Dense 512 relu → Dense 10 softmax — the seed's dropout is omitted
  *     (masks come from different generators, so no two libraries can agree through it) — sparse
