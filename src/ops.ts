@@ -14,7 +14,7 @@ function asF32Matrix(x: Tensor | TensorLike, name: string): { t: Tensor; owned: 
     if (owned) t.dispose();
     throw new Error(`matMul: ${name} must be 2-D, got shape [${t.shape}]`);
   }
-  if (t.storageDtype === 'float32' && t.scale === 1) return { t, owned };
+  if (t.storageDtype === 'float32' && t.divisor === 1) return { t, owned };
   const f = Tensor.alloc(t.shape, 'float32', t.backend);
   (f.storageView() as Float32Array).set(t.dataSync());
   if (owned) t.dispose();
@@ -61,9 +61,12 @@ export function matMul(a: Tensor | TensorLike, b: Tensor | TensorLike, opts: Mat
       );
     const layout = ta ? Layout.TN : tb ? Layout.NT : Layout.NN;
     const c = Tensor.alloc([m, n], 'float32', at.backend);
-    const lda = at.shape[1];
-    const ldb = B.t.shape[1];
-    runOp(Op.GEMM, [layout, m, n, k, at.ptr, lda, B.t.ptr, ldb, c.ptr, n, 0, Act.linear], at.backend);
+    try {
+      runOp(Op.GEMM, [layout, m, n, k, at.ptr, at.shape[1], B.t.ptr, B.t.shape[1], c.ptr, n, 0, Act.linear], at.backend);
+    } catch (e) {
+      c.dispose();
+      throw e;
+    }
     return c;
   } finally {
     for (const t of tmp) t.dispose();

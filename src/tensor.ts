@@ -50,8 +50,8 @@ export class Tensor {
     private readonly storage: Storage,
     readonly shape: readonly number[],
     readonly dtype: DataType,
-    /** For integer storage read as float32: the factor applied on read. */
-    readonly scale = 1,
+    /** For integer storage read as float32: values are stored / divisor (float32-rounded). */
+    readonly divisor = 1,
   ) {}
 
   get size(): number {
@@ -96,10 +96,10 @@ export class Tensor {
   /** A copy of the values, as `dtype`. */
   dataSync(): TypedArray {
     const v = this.storageView();
-    if (this.dtype === this.storage.dtype && this.scale === 1) return v.slice();
+    if (this.dtype === this.storage.dtype && this.divisor === 1) return v.slice();
     const out = new Float32Array(v.length);
-    const s = this.scale;
-    for (let i = 0; i < v.length; i++) out[i] = v[i] * s;
+    const d = this.divisor;
+    for (let i = 0; i < v.length; i++) out[i] = v[i] / d;
     return out;
   }
 
@@ -125,16 +125,16 @@ export class Tensor {
     this.assertAlive();
     const s = inferShape(shape, this.size);
     this.storage.refs++;
-    return new Tensor(this.storage, s, this.dtype, this.scale);
+    return new Tensor(this.storage, s, this.dtype, this.divisor);
   }
 
-  /** Division by a scalar. Integer tensors are not converted: the result reads them scaled. */
+  /** Division by a scalar. Integer tensors are not converted: the result divides them when read. */
   div(x: number): Tensor {
     this.assertAlive();
     if (typeof x !== 'number' || !Number.isFinite(x) || x === 0) throw new Error(`wasm-layers: div() needs a finite non-zero number, got ${x}`);
     if (this.storage.dtype !== 'float32') {
       this.storage.refs++;
-      return new Tensor(this.storage, this.shape, 'float32', this.scale / x);
+      return new Tensor(this.storage, this.shape, 'float32', Math.fround(this.divisor * x));
     }
     const src = this.storageView() as Float32Array;
     const out = Tensor.alloc(this.shape, 'float32', this.storage.b);
@@ -187,13 +187,18 @@ function inferShape(shape: readonly number[], size: number): number[] {
 
 type Nested = number | Nested[];
 
-function flatten(v: Nested[], out: number[], shape: number[], depth: number): void {
+/** Flattens a nested array, checking it is rectangular: every level all arrays of one length, or all numbers. */
+function flatten(v: Nested[], out: number[], shape: number[], depth: number, leafDepth: { d: number }): void {
+  const ragged = () => new Error(`wasm-layers: tensor(): ragged nested array at depth ${depth}`);
   if (shape.length === depth) shape.push(v.length);
-  else if (shape[depth] !== v.length) throw new Error(`wasm-layers: tensor(): ragged nested array at depth ${depth}`);
+  else if (shape[depth] !== v.length) throw ragged();
   for (const x of v) {
-    if (Array.isArray(x)) flatten(x, out, shape, depth + 1);
-    else {
-      if (shape.length !== depth + 1) throw new Error(`wasm-layers: tensor(): ragged nested array at depth ${depth}`);
+    if (Array.isArray(x)) {
+      if (leafDepth.d !== -1 && leafDepth.d <= depth) throw ragged();
+      flatten(x, out, shape, depth + 1, leafDepth);
+    } else {
+      if (leafDepth.d === -1) leafDepth.d = depth;
+      if (leafDepth.d !== depth || typeof x !== 'number') throw ragged();
       out.push(x);
     }
   }
@@ -215,7 +220,7 @@ export function tensor(values: TypedArray | Nested[] | number, shape?: readonly 
   } else if (Array.isArray(values)) {
     const out: number[] = [];
     inferred = [];
-    flatten(values, out, inferred, 0);
+    flatten(values, out, inferred, 0, { d: -1 });
     flat = out;
   } else throw new Error(`wasm-layers: tensor(): values must be a typed array or a (nested) number array, got ${typeof values}`);
   const dt: DataType =

@@ -258,12 +258,7 @@ console.log('DONE');
     expect(r.exitAfterDone!).toBeLessThan(3000);
   }, 40_000);
 
-  // BUG (src/backend/backend.ts): the pool's workers evaluate a CommonJS source with `eval: true` and
-  // inherit the parent's execArgv, so under `node --input-type=module` every worker dies with
-  // "require is not defined in ES module scope". init() then reports "thread pool failed to start …;
-  // running on one thread" (threads: 1), but the failed start has already marked the backend broken,
-  // so every kernel call throws. Remove `.fails` once the fallback really runs on one thread.
-  it.fails('under --input-type=module the pool starts, or the one-thread fallback works', async () => {
+  it('under --input-type=module the pool starts, or the one-thread fallback works', async () => {
     const code = `${IMPORTS}\nconst info = await init({ threads: 2 });\nconsole.log('info', JSON.stringify(info));\ntryIt('T1', () => matMul(ones(4), ones(4)).dataSync()[0]);\n`;
     const r = await new Promise<{ out: string; code: number | null }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT });
@@ -467,10 +462,7 @@ describe('tensors', () => {
     a.dispose();
   });
 
-  // BUG (src/ops.ts): matMul allocates its output before running the kernel and only disposes its
-  // temporaries in `finally`, so when the kernel call throws (a disposed operand, a broken pool) the
-  // output tensor leaks. Remove `.fails` once the output is disposed on error.
-  it.fails('a matMul that throws does not leak its output', () => {
+  it('a matMul that throws does not leak its output', () => {
     const a = tensor(new Float32Array(64 * 64).fill(1), [64, 64]);
     const b = tensor(new Float32Array(64 * 64).fill(1), [64, 64]);
     b.dispose();
@@ -520,10 +512,7 @@ describe('tensors', () => {
     for (const t of [u, s, i]) t.dispose();
   });
 
-  // BUG (src/tensor.ts): flatten() checks that a scalar sits at the innermost depth only against the
-  // shape known so far, so a scalar that comes BEFORE a deeper array is not caught: [1, [2]] becomes a
-  // [2, 1] tensor, [1, [2, 3]] a "needs 4 values but 3" error. Remove `.fails` once both are "ragged".
-  it.fails('tensor() rejects [1, [2]] as ragged', () => {
+  it('tensor() rejects [1, [2]] as ragged', () => {
     expect(() => tensor([1, [2]] as any)).toThrow(/ragged nested array/);
   });
 });

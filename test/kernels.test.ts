@@ -442,33 +442,30 @@ describe('kernels vs float64 formulas', () => {
     });
   });
 
-  it('gather: uint8 rows scaled into float32, labels into int32, float32 rows', () => {
+  it('gather: uint8 rows divided into float32, labels into int32, float32 rows', () => {
     const rng = new Rng(16);
     const rowLen = 784;
     const nrows = 50;
     const src = new Uint8Array(nrows * rowLen).map(() => rng.int(256));
     src.set([0, 1, 127, 128, 254, 255], 0);
     const idx = Int32Array.from([0, 49, 3, 3, 17, 0, 48, 25]);
-    const scale = 1 / 255;
-    const got = K.gather(src, rowLen, idx, scale) as Float32Array;
-    // The scale travels as a float32 word: dst = f32(v · f32(1/255)) exactly...
-    const want = new Float32Array(idx.length * rowLen).map((_, i) => f(src[idx[Math.floor(i / rowLen)] * rowLen + (i % rowLen)] * f(scale)));
+    const got = K.gather(src, rowLen, idx, 255) as Float32Array;
+    // The divisor travels as a float32 word (255 is exact) and the kernel divides: dst = f32(v / 255),
+    // the correctly rounded quotient — the same float32 as tfjs' x.div(255) and our dataSync().
+    const want = new Float32Array(idx.length * rowLen).map((_, i) => src[idx[Math.floor(i / rowLen)] * rowLen + (i % rowLen)] / 255);
     expect(bitDiff(got, want, 'u8 gather')).toBe('');
-    // ...which is within 1.5 ulp of the exact v/255 (0.5 for the product's rounding, ≤ 1 for the scale's
-    // own: 2⁻²⁴ relative), so it is NOT always the float32 nearest to v/255 that x.div(255) gives in
-    // tfjs or dataSync() gives here (about half of all byte values differ by 1 ulp).
     const exact = Float64Array.from(want, (_, i) => src[idx[Math.floor(i / rowLen)] * rowLen + (i % rowLen)] / 255);
     let worst = 0;
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, ulpError(got[i], exact[i]));
-    expect(worst).toBeLessThanOrEqual(1.5);
+    expect(worst).toBeLessThanOrEqual(0.5);
     // labels: uint8 → int32 (no scaling)
     const labels = new Uint8Array(nrows).map(() => rng.int(10));
     const li = K.gather(labels, 1, idx, 1, true);
     expect(li).toBeInstanceOf(Int32Array);
     expect(Array.from(li)).toEqual(Array.from(idx, (r) => labels[r]));
-    // float32 rows, scaled by 2 (exact)
+    // float32 rows, divided by 0.5 (exact: × 2)
     const fsrc = rng.normalArray(nrows * 3);
-    const fg = K.gather(fsrc, 3, idx, 2);
+    const fg = K.gather(fsrc, 3, idx, 0.5);
     expect(bitDiff(fg, Float32Array.from({ length: idx.length * 3 }, (_, i) => 2 * fsrc[idx[Math.floor(i / 3)] * 3 + (i % 3)]), 'f32 gather')).toBe('');
   });
 
@@ -735,7 +732,7 @@ describe('every kernel is bitwise independent of the thread count', () => {
     out.set('adam p', a.p);
     out.set('sgd', K.sgdStep(p, g, rng.normalArray(n), { lr: 0.1, momentum: 0.9, nesterov: true }).p);
     out.set('rmsprop', K.rmspropStep(p, g, rng.uniformArray(n, 0, 1), { lr: 0.01, rho: 0.9, epsilon: 1e-7 }).p);
-    out.set('gather', K.gather(new Uint8Array(300 * 100).map(() => rng.int(256)), 100, rng.intArray(77, 300), 1 / 255));
+    out.set('gather', K.gather(new Uint8Array(300 * 100).map(() => rng.int(256)), 100, rng.intArray(77, 300), 255));
     return out;
   };
 

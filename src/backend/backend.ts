@@ -233,17 +233,21 @@ export class Backend {
 
   private check(): void {
     if (this.disposed) throw new Error('wasm-layers: the backend was disposed; call init() again');
-    if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); dispose() and init() again`);
+    if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); call init() again (tensors and models made before are lost)`);
   }
 
   /** Runs a program of `words` u32 words at byte offset `ptr`. */
   run(ptr: number, words: number): void {
+    this.guarded(() => this.exports.wl_run(ptr, words));
+  }
+
+  /** Calls into a job; a trap on the calling thread releases the workers and marks the memory unusable. */
+  private guarded(job: () => number): void {
     this.check();
     let rc: number;
     try {
-      rc = this.exports.wl_run(ptr, words);
+      rc = job();
     } catch (e) {
-      // A trap on the calling thread: release the workers and refuse further work on this memory.
       this.exports.wl_pool_abort();
       this.broken = `a kernel trapped (${(e as Error).message})`;
       throw new Error(`wasm-layers: kernel trapped: ${(e as Error).message}`);
@@ -266,9 +270,7 @@ export class Backend {
 
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
-    this.check();
-    const rc = this.exports.wl_debug_trap_on(tid);
-    if (rc !== 0) this.fail(rc);
+    this.guarded(() => this.exports.wl_debug_trap_on(tid));
   }
 
   /** A scratch program area reused across calls of one-op programs. */

@@ -188,7 +188,8 @@ export function countNonFinite(x: ArrayLike<number>): number {
   });
 }
 
-export function gather(src: Uint8Array | Float32Array, rowLen: number, idx: ArrayLike<number>, scale: number, toInt = false): F32 | Int32Array {
+/** Rows `idx` of `src` (rowLen wide), divided by `divisor` (or converted to int32). */
+export function gather(src: Uint8Array | Float32Array, rowLen: number, idx: ArrayLike<number>, divisor: number, toInt = false): F32 | Int32Array {
   return scoped((s, b) => {
     const n = idx.length * rowLen;
     const psrc = b.arena.alloc(Math.max(16, src.byteLength));
@@ -197,7 +198,7 @@ export function gather(src: Uint8Array | Float32Array, rowLen: number, idx: Arra
       const pidx = s.put(idx, 'i32');
       const pdst = s.out(n);
       const kind = src instanceof Uint8Array ? DType.u8 : DType.f32;
-      runOp(Op.GATHER, [kind, toInt ? DType.i32 : DType.f32, idx.length, rowLen, pidx, psrc, pdst, { f: scale }, 0], b);
+      runOp(Op.GATHER, [kind, toInt ? DType.i32 : DType.f32, idx.length, rowLen, pidx, psrc, pdst, { f: divisor }, 0], b);
       return toInt ? new Int32Array(b.memory.buffer, pdst, n).slice() : s.get(pdst, n);
     } finally {
       b.arena.release(psrc);

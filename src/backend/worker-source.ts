@@ -26,10 +26,12 @@ function markFailed(d) {
   Atomics.compareExchange(i32, c, 0, d.tid + 1);
   for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
 }
-if (typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof require === 'undefined') {
+const nodeProcess = typeof process !== 'undefined' && process.versions && process.versions.node ? process : null;
+if (!nodeProcess) {
   self.onmessage = (ev) => start(ev.data, (m) => self.postMessage(m));
 } else {
-  const { parentPort, workerData } = require('node:worker_threads');
+  // getBuiltinModule, not require: an eval'd worker is ESM when the parent ran with --input-type=module.
+  const { parentPort, workerData } = nodeProcess.getBuiltinModule('node:worker_threads');
   process.on('exit', () => { if (!globalThis.__wlDone) markFailed(workerData); });
   start(workerData, (m) => { if (m.type !== 'ready') globalThis.__wlDone = true; parentPort.postMessage(m); });
 }

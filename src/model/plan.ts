@@ -66,7 +66,7 @@ export class Plan {
 
     // 1. the batch, converted and scaled (uint8 images stay bytes until here)
     const x0 = buffer(rowLen);
-    this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(x), DType.f32, B, rowLen, spec.indexPtr, x.ptr, x0, { f: x.scale }, 0]) + 4);
+    this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(x), DType.f32, B, rowLen, spec.indexPtr, x.ptr, x0, { f: x.divisor }, 0]) + 4);
     const last = spec.layers[spec.layers.length - 1] as Layer & { activation?: string; units?: number };
     const units = last.outputShape[0];
     const sparse = spec.loss === 'sparseCategoricalCrossentropy';
@@ -75,7 +75,7 @@ export class Plan {
       if (!y || !spec.loss) throw new Error('internal: eval/train plan without labels or loss');
       const cols = sparse ? 1 : units;
       labels = buffer(cols);
-      this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(y), sparse ? DType.i32 : DType.f32, B, cols, spec.indexPtr, y.ptr, labels, { f: y.scale }, 0]) + 4);
+      this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(y), sparse ? DType.i32 : DType.f32, B, cols, spec.indexPtr, y.ptr, labels, { f: y.divisor }, 0]) + 4);
     }
 
     // 2. forward, remembering each layer's input and output

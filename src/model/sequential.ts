@@ -205,9 +205,9 @@ export class Sequential implements CallbackModel {
       const v = t.storageView();
       if (c.loss === 'sparseCategoricalCrossentropy') {
         if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1))) throw new Error(`${what}: sparse labels must have shape [n] or [n, 1], got [${t.shape}]`);
-        const s = t.scale;
+        const d = t.divisor;
         for (let i = 0; i < v.length; i++) {
-          const l = v[i] * s;
+          const l = v[i] / d;
           if (!Number.isInteger(l)) throw new Error(`${what}: label ${l} at index ${i} is not an integer class id`);
           if (l < 0 || l >= units) throw new Error(`${what}: label ${l} at index ${i} is out of range [0, ${units - 1}] for a ${units}-unit output`);
         }

@@ -57,7 +57,6 @@ interface Info {
   relaxedSimd: boolean;
   threads: number;
   variant: 'simd' | 'simd-threads' | 'relaxed' | 'relaxed-threads';
-  relaxedSimd: boolean;
   environment: 'node' | 'browser';
   reason?: string;
 }

@@ -1,13 +1,14 @@
 //! Batch assembly: rows picked by an index list from a dataset that stays in its stored dtype
-//! (MNIST stays uint8 in memory; only the current batch becomes f32, scaled on the way).
+//! (MNIST stays uint8 in memory; only the current batch becomes f32, divided on the way: v / 255
+//! correctly rounded, the same float32 that tfjs' `x.div(255)` gives).
 use crate::split;
 
 pub const U8: u32 = 0;
 pub const F32: u32 = 1;
 pub const I32: u32 = 2;
 
-/// dst[r, :] = src[idx[r], :] · scale, converting `src_kind` to `dst_kind` (F32, or I32 for labels).
-pub unsafe fn gather(src_kind: u32, dst_kind: u32, rows: usize, row_len: usize, idx: *const i32, src: *const u8, dst: *mut u8, scale: f32, tid: usize, nt: usize) {
+/// dst[r, :] = src[idx[r], :] / div, converting `src_kind` to `dst_kind` (F32, or I32 for labels).
+pub unsafe fn gather(src_kind: u32, dst_kind: u32, rows: usize, row_len: usize, idx: *const i32, src: *const u8, dst: *mut u8, div: f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {
         let s = *idx.add(r) as usize * row_len;
@@ -24,7 +25,7 @@ pub unsafe fn gather(src_kind: u32, dst_kind: u32, rows: usize, row_len: usize, 
                     _ => v as i32,
                 };
             } else {
-                *(dst as *mut f32).add(d + c) = v * scale;
+                *(dst as *mut f32).add(d + c) = if div == 1.0 { v } else { v / div };
             }
         }
     }

@@ -204,7 +204,7 @@ unsafe fn exec(op: u32, a: &Args, tid: usize, nt: usize) {
             optim::rmsprop(&o, tid, nt)
         }
         GATHER => {
-            // args: src_kind, dst_kind, rows, row_len, idx, src, dst, scale, _reserved
+            // args: src_kind, dst_kind, rows, row_len, idx, src, dst, divisor, _reserved
             data::gather(a.u(0), a.u(1), a.n(2), a.n(3), a.p(4), a.p(5), a.p(6), a.f(7), tid, nt)
         }
         COUNT_NONFINITE => {
