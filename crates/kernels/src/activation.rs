@@ -1,7 +1,7 @@
 //! Element-wise activations, forward and backward. Backward is written in terms of the forward *output*
 //! y (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²), so the pre-activation need not be kept.
 use crate::math::{sigmoid, sigmoid4, tanh, tanh4};
-use crate::{for_lanes, split_elems};
+use crate::{for_lanes, ld, split_elems, st};
 use core::arch::wasm32::*;
 
 pub const LINEAR: u32 = 0;
@@ -9,14 +9,6 @@ pub const RELU: u32 = 1;
 pub const SIGMOID: u32 = 2;
 pub const TANH: u32 = 3;
 
-#[inline(always)]
-unsafe fn ld(p: *const f32, i: usize) -> v128 {
-    v128_load(p.add(i) as *const v128)
-}
-#[inline(always)]
-unsafe fn st(p: *mut f32, i: usize, v: v128) {
-    v128_store(p.add(i) as *mut v128, v)
-}
 
 pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);

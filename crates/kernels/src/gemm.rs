@@ -9,7 +9,7 @@
 //! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
 //! are bitwise identical for any thread count.
 use crate::optim::{adam1, adam4, AdamHyper};
-use crate::split;
+use crate::{hsum, split};
 use core::arch::wasm32::*;
 
 pub const NN: u32 = 0;
@@ -250,11 +250,6 @@ unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1:
     }
 }
 
-#[inline(always)]
-fn hsum(v: v128) -> f32 {
-    // Fixed order: (l0 + l1) + (l2 + l3).
-    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
-}
 
 /// NT: R rows of A × S rows of B (= S output columns), dot products along K.
 #[inline(always)]

@@ -59,3 +59,22 @@ pub fn for_lanes(s: usize, e: usize, mut v: impl FnMut(usize), mut s1: impl FnMu
         i += 1;
     }
 }
+
+/// Loads 4 lanes at p[i..i+4] (unaligned).
+#[inline(always)]
+pub(crate) unsafe fn ld(p: *const f32, i: usize) -> core::arch::wasm32::v128 {
+    core::arch::wasm32::v128_load(p.add(i) as *const core::arch::wasm32::v128)
+}
+
+/// Stores 4 lanes at p[i..i+4] (unaligned).
+#[inline(always)]
+pub(crate) unsafe fn st(p: *mut f32, i: usize, v: core::arch::wasm32::v128) {
+    core::arch::wasm32::v128_store(p.add(i) as *mut core::arch::wasm32::v128, v)
+}
+
+/// Sum of the 4 lanes in a fixed order: (l0 + l1) + (l2 + l3).
+#[inline(always)]
+pub(crate) fn hsum(v: core::arch::wasm32::v128) -> f32 {
+    use core::arch::wasm32::f32x4_extract_lane as lane;
+    (lane::<0>(v) + lane::<1>(v)) + (lane::<2>(v) + lane::<3>(v))
+}

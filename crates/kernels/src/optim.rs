@@ -4,17 +4,9 @@
 //!            (tf.train.adam instead adds ε to √v̂ = √(v/(1−β2ᵗ)); the two agree when ε ≪ √v.)
 //!   SGD:     u ← μ·u − lr·g;  p ← p + u  (Nesterov: p ← p + μ·u − lr·g); without momentum p ← p − lr·g.
 //!   RMSprop: s ← ρ·s + (1−ρ)·g²;  p ← p − lr·g/(√s + ε)  (tf.train.rmsprop puts ε under the root).
-use crate::{for_lanes, split_elems};
+use crate::{for_lanes, ld, split_elems, st};
 use core::arch::wasm32::*;
 
-#[inline(always)]
-unsafe fn ld(p: *const f32, i: usize) -> v128 {
-    v128_load(p.add(i) as *const v128)
-}
-#[inline(always)]
-unsafe fn st(p: *mut f32, i: usize, v: v128) {
-    v128_store(p.add(i) as *mut v128, v)
-}
 
 /// Adam's constants for one step.
 #[derive(Clone, Copy)]

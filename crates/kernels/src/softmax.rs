@@ -1,18 +1,10 @@
 //! Row-wise softmax, forward and the general backward dx = y ⊙ (dy − ⟨dy, y⟩). Rows are never split
 //! across threads, so each row's sums run in one fixed order.
 use crate::math::{exp, exp4};
-use crate::split;
+use crate::{hsum, ld, split};
 use core::arch::wasm32::*;
 
-#[inline(always)]
-unsafe fn ld(p: *const f32) -> v128 {
-    v128_load(p as *const v128)
-}
 
-#[inline(always)]
-fn hsum(v: v128) -> f32 {
-    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
-}
 
 pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
     let c4 = cols & !3;
@@ -27,7 +19,7 @@ pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
     let mut acc = f32x4_splat(0.0);
     let mut j = 0;
     while j < c4 {
-        let e = exp4(f32x4_sub(ld(x.add(j)), mv));
+        let e = exp4(f32x4_sub(ld(x, j), mv));
         v128_store(y.add(j) as *mut v128, e);
         acc = f32x4_add(acc, e);
         j += 4;
