@@ -13,6 +13,7 @@ import { getOptimizer, type Optimizer } from '../optimizers.js';
 import { nextU32, shuffleInPlace } from '../random.js';
 import { Tensor, asTensor, sizeOf, type TensorLike } from '../tensor.js';
 import { Plan, type PlanSpec, type Source } from './plan.js';
+import type { SaveDestination, SaveResult } from './io.js';
 
 export interface CompileArgs {
   optimizer: string | Optimizer;
@@ -597,6 +598,12 @@ export class Sequential implements CallbackModel {
     this.compiled?.optimizer.dispose(this.paramKeys());
     for (const l of this.layers) l.dispose();
     this.disposed = true;
+  }
+
+  /** Saves the model in tfjs-layers' format (a directory, 'memory' or a tfjs IOHandler): see saveModel in io.ts. */
+  async save(destination: SaveDestination): Promise<SaveResult> {
+    const { saveModel } = await import('./io.js');
+    return saveModel(this, destination);
   }
 }
 
