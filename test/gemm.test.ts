@@ -6,7 +6,8 @@
  *  - NN and TN accumulate each output element as acc = acc + a·b for k = 0..K−1 in order (in 4×8 tiles,
  *    K in chunks of KC = 1024 whose partial sums go through C unchanged), then add the bias, then relu —
  *    exactly what the naive triple loop does, so they are BITWISE equal to the reference.
- *  - NT forms the same products but sums them in 4 interleaved lanes (lane l takes k ≡ l mod 4 below
+ *  - NT with K ≤ 16 (NT_PACK_MAX_K: Bᵀ packed, NN micro-kernel) sums sequentially like NN — bitwise equal
+ *    to the reference too. Above that, NT sums in 4 interleaved lanes (lane l takes k ≡ l mod 4 below
  *    K & ~3), reduces the lanes as (l0 + l1) + (l2 + l3), then adds the K mod 4 tail products in order.
  *    That order is emulated here in float32 (Math.fround after every operation) and must match
  *    BITWISE; against the sequential naive loop it differs only by rounding: |Δ| ≤ 1e-5·(Σ|aₖbₖ| + |bias|).
@@ -75,6 +76,9 @@ const label = (c: Case) => `${c.layout} m=${c.m} n=${c.n} k=${c.k} bias=${!!c.bi
  * `fused`: the relaxed build's vector accumulations acc = fma(a, b, acc) (NT's scalar tail stays a
  * separate multiply and add, as in gemm.rs).
  */
+/** NT's summation order for a given K (gemm.rs NT_PACK_MAX_K). */
+const ntOrder = (k: number): 'seq' | 'lanes' => (k <= 16 ? 'seq' : 'lanes');
+
 function gemmF32Emu(c: Case, order: 'seq' | 'lanes', fused = false): Float32Array {
   const f = Math.fround;
   const madd = fused ? (a: number, b: number, acc: number) => fma32(a, b, acc) : (a: number, b: number, acc: number) => f(acc + f(a * b));
@@ -120,7 +124,7 @@ function check(c: Case, emulate = false): void {
   const { c: c64, mag } = matmulF64(c.layout, c.m, c.n, c.k, c.a, c.b, c.bias, c.act);
   if (c.layout === 'NT') {
     expect(withinTol(fast, ref, (i) => 1e-5 * mag[i], `NT fast vs naive, ${label(c)}`)).toBe('');
-    if (emulate) expect(bitDiff(fast, gemmF32Emu(c, 'lanes'), `NT fast vs lane-order emulation, ${label(c)}`)).toBe('');
+    if (emulate) expect(bitDiff(fast, gemmF32Emu(c, ntOrder(c.k)), `NT fast vs ${ntOrder(c.k)}-order emulation, ${label(c)}`)).toBe('');
   } else {
     expect(bitDiff(fast, ref, `fast vs naive, ${label(c)}`)).toBe('');
   }
@@ -207,7 +211,7 @@ describe('gemm kernel vs naive reference and float64', () => {
       const c = makeCase(rng, layout, m, n, k, true, 'relu');
       c.a[3] = NaN; // poisons some outputs
       const fast = gemm(args(c));
-      const ref = layout === 'NT' ? gemmF32Emu(c, 'lanes') : gemm(args(c, true));
+      const ref = layout === 'NT' ? gemmF32Emu(c, ntOrder(c.k)) : gemm(args(c, true));
       expect(bitDiff(fast, ref, label(c))).toBe('');
       expect(fast.some(Number.isNaN)).toBe(true);
       expect(fast.some((v) => v === 0)).toBe(true);
@@ -287,7 +291,7 @@ describe('relaxed-SIMD build (fused multiply-add)', () => {
             results.set(key, out);
             // relaxed_madd fuses where the hardware can (one rounding per step) — else it is the SIMD128
             // order; either way it is one of the two emulations, bitwise.
-            const order = layout === 'NT' ? 'lanes' : 'seq';
+            const order = layout === 'NT' ? ntOrder(k) : 'seq';
             const fusedEmu = gemmF32Emu(c, order, true);
             const plainEmu = gemmF32Emu(c, order, false);
             const dFused = bitDiff(out, fusedEmu, `${key} vs fused emulation`);

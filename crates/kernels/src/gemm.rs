@@ -4,7 +4,8 @@
 //!   NT: C = A·Bᵀ   (A [M,K], B [N,K])  — dense backward, dX = dY·Wᵀ
 //! NN and TN share one micro-kernel that broadcasts one A value per row and multiplies it by two 4-wide
 //! vectors of a B row (a 4×8 tile, twelve v128 registers). NT is a dot-product kernel: both operands are
-//! contiguous along K, so a 4×2 tile of 4-lane partial sums is reduced horizontally at the end.
+//! contiguous along K, so a 4×2 tile of 4-lane partial sums is reduced horizontally at the end — except
+//! for K ≤ NT_PACK_MAX_K, where Bᵀ is packed into panels and the NN micro-kernel sums sequentially.
 //! Each output element is computed by the same sequence of operations whichever tile and thread it falls
 //! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
 //! are bitwise identical for any thread count.
@@ -91,11 +92,22 @@ unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
 /// K is processed in chunks of KC so that a packed panel of B (KC × 8 floats, 32 KiB) fits on the
 /// stack and in L1. Partial sums go through C between chunks: the same f32 values as one long loop.
 pub const KC: usize = 1024;
+/// Up to this K, NT sums each element sequentially over k like NN (packed Bᵀ); above it, in 4 lanes.
+pub const NT_PACK_MAX_K: usize = 16;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
 #[inline(always)]
-unsafe fn pack_b(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
+unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
+    if BT {
+        // B given as [N, K] (NT with a short K): gather the panel's 8 rows column by column.
+        for k in 0..kc {
+            for c in 0..8 {
+                *dst.add(k * 8 + c) = if c < w { *g.b.add((j0 + c) * g.ldb + k0 + k) } else { 0.0 };
+            }
+        }
+        return;
+    }
     let mut src = g.b.add(k0 * g.ldb + j0);
     let mut d = dst;
     if w == 8 {
@@ -206,7 +218,7 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
 /// left to right instead of down 2 KiB-strided columns.
-unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
+unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     let mut buf = [0.0f32; KC * 8];
     let mut k0 = 0;
     loop {
@@ -218,7 +230,7 @@ unsafe fn block_kn<const T: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1:
             let q1 = (q0 + group).min(p1);
             for q in q0..q1 {
                 let j0 = q * 8;
-                pack_b(g, k0, kc, j0, (g.n - j0).min(8), buf.as_mut_ptr().add((q - q0) * kc * 8));
+                pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.as_mut_ptr().add((q - q0) * kc * 8));
             }
             let band = |i: usize, rows: usize| {
                 let (ap, ar, ak) = a_rows::<T>(g, i, k0);
@@ -318,7 +330,10 @@ pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
     if g.m == 0 || g.n == 0 {
         return;
     }
-    let cw = if g.layout == NT { 2 } else { 8 };
+    // NT with a short K (dX of a narrow layer: K = its units) packs Bᵀ into panels and runs the NN
+    // micro-kernel: a dot product of 10 terms would spend more on its horizontal sum than on the products.
+    let nt_dot = g.layout == NT && g.k > NT_PACK_MAX_K;
+    let cw = if nt_dot { 2 } else { 8 };
     let col_units = g.n.div_ceil(cw);
     let row_units = g.m.div_ceil(4);
     let (i0, i1, p0, p1) = if col_units >= row_units || nt == 1 {
@@ -332,8 +347,9 @@ pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
         return;
     }
     match g.layout {
-        NN => block_kn::<false>(g, i0, i1, p0, p1),
-        TN => block_kn::<true>(g, i0, i1, p0, p1),
+        NN => block_kn::<false, false>(g, i0, i1, p0, p1),
+        TN => block_kn::<true, false>(g, i0, i1, p0, p1),
+        _ if !nt_dot => block_kn::<false, true>(g, i0, i1, p0, p1),
         _ => block_nt(g, i0, i1, p0, p1),
     }
 }
