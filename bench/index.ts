@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `npm run bench -- [names…] [--quick] [--json out.json]`
- *   npm run bench                      all default benches (gemm, kernels)
+ *   npm run bench                      all default benches (gemm, kernels, fit)
  *   npm run bench -- gemm              one bench
  *   npm run bench -- --quick           short time budget (a smoke run)
  *   npm run bench -- --json out.json   also write machine facts + every result to a JSON file
@@ -18,9 +18,9 @@ import { CONTENTION_LIMIT, idleCheck, idleWaitedSeconds, machineFacts, setRetryB
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   gemm: () => import('./gemm.js'),
   kernels: () => import('./kernels.js'),
-  // fit: () => import('./fit.js'),
+  fit: () => import('./fit.js'),
 };
-const DEFAULT = ['gemm', 'kernels'];
+const DEFAULT = ['gemm', 'kernels', 'fit'];
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
