@@ -516,3 +516,15 @@ describe('tensors', () => {
     expect(() => tensor([1, [2]] as any)).toThrow(/ragged nested array/);
   });
 });
+
+describe('init() without options', () => {
+  it('keeps a working backend as configured (tensors stay alive); options that differ replace it', async () => {
+    await init({ threads: 1 });
+    const t = tensor([1, 2, 3]);
+    const info = await init();
+    expect(info.threads).toBe(1);
+    expect(Array.from(t.dataSync())).toEqual([1, 2, 3]);
+    expect((await init({ threads: 2 })).threads).toBe(2);
+    expect(() => t.dataSync()).toThrow(/disposed backend/);
+  });
+});

@@ -143,6 +143,32 @@ describe('fast kernels vs their naive reference (bitwise)', () => {
     }
   });
 
+  it('adam flushes subnormal moments to zero (both paths) and keeps NaN', () => {
+    // m decays by β1 each step where g = 0: 1.3e-38·0.9 is subnormal and must become 0, not linger
+    const n = 13; // 3 vector groups + 1 scalar tail
+    const m0 = new Float32Array(n).fill(1.3e-38);
+    m0[5] = -1.3e-38;
+    m0[12] = 1.3e-38;
+    m0[7] = 1e-3;
+    const v0 = new Float32Array(n).fill(1e-6);
+    v0[2] = 1.176e-38; // normal; × β2 → subnormal
+    const g = new Float32Array(n);
+    g[9] = NaN;
+    const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, t: 3 };
+    for (const reference of [false, true]) {
+      const out = K.adamStep({ p: new Float32Array(n).fill(1), m: m0, v: v0 }, g, h, reference);
+      for (let i = 0; i < n; i++) {
+        if (i === 9) {
+          expect(Number.isNaN(out.m[i]) && Number.isNaN(out.v[i]) && Number.isNaN(out.p[i])).toBe(true);
+          continue;
+        }
+        if (i === 7) expect(out.m[i]).toBeGreaterThan(8e-4);
+        else expect(Object.is(out.m[i], 0), `m[${i}] = ${out.m[i]} (reference: ${reference})`).toBe(true);
+        if (i === 2) expect(Object.is(out.v[2], 0), `v[2] = ${out.v[2]}`).toBe(true);
+      }
+    }
+  });
+
   it('softmax forward: equal up to the summation order', () => {
     // fast: e = exp(x − max) (same exp as the reference), S summed in 4 lanes + tail, y = e·(1/S);
     // naive: S summed in order, y = e/S. Both sums are within γ_cols of the exact sum of e, so

@@ -384,6 +384,12 @@ function missingWasm(url: URL | string, e: unknown): Error {
 /** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
 export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
   if (pending) await pending.catch(() => undefined);
+  // Without options, init() only makes sure a backend exists: it keeps a working one as it is
+  // (e.g. datasets.*.loadData() calls it after the user chose init({ threads: 1 })).
+  if (Object.values(opts).every((v) => v === undefined) && current && !current.isDisposed && !current.isBroken) {
+    await current.ready();
+    return { ...current.info };
+  }
   // Validate before touching the current backend: bad options must not kill live tensors and models.
   const o = resolveOptions(opts);
   const custom = !!opts.wasmUrls || !!opts.wasmBinary;
