@@ -18,6 +18,7 @@
  * with bench/fit.ts; this module imports nothing heavy statically, so `baseline` measures the library alone.
  */
 import { readFileSync } from 'node:fs';
+import { cpuSnapshot } from './cpu.js';
 import { pathToFileURL } from 'node:url';
 import type * as TFC from '@tensorflow/tfjs-core';
 import type * as TFL from '@tensorflow/tfjs-layers';
@@ -41,20 +42,7 @@ export function procStatus(): { hwmMB: number; rssMB: number } {
   }
 }
 
-/** CPU time of this process (all threads), µs, and wall time, ms. */
-function cpuNow(): { wall: number; own: number; busy: number; steal: number } {
-  let busy = NaN;
-  let steal = NaN;
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    busy = f[0] + f[1] + f[2] + f[5] + f[6];
-    steal = f[7] ?? 0;
-  } catch {
-    /* not Linux */
-  }
-  const u = process.cpuUsage();
-  return { wall: performance.now(), own: u.user + u.system, busy, steal };
-}
+const cpuNow = cpuSnapshot;
 
 /** Cores' worth of CPU this process used, and that other processes (+ steal) used, between two snapshots. */
 export function cpuBetween(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>): { ownCores: number; otherCores: number } {

@@ -10,10 +10,10 @@
  * calls (in training, Adam replaces the weight tensor every step and it re-packs).
  * Every result is checked against tfjs' product, and 2 threads against 1 thread bit for bit.
  */
-import { backend, disposeBackend, init } from '../src/backend/backend.js';
+import { backend, disposeBackend } from '../src/backend/backend.js';
 import { Act, Layout, Op, ProgramBuilder } from '../src/backend/program.js';
 import { describeTfjsWasm, tfjsWasm } from './tfjs.js';
-import { WasmBuffers, contentionSummary, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
+import { WasmBuffers, contentionSummary, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
 
 type LayoutName = keyof typeof Layout;
 
@@ -113,15 +113,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const identical: boolean[] = [];
   const firstOut: Float32Array[] = [];
   for (const t of THREADS) {
-    const info = await init({ threads: t });
-    const built = `ours ${t}T: ${info.variant} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
-    console.log(built);
-    notes.push(built);
-    if (info.threads !== t) {
-      const msg = `asked for ${t} threads, the backend runs ${info.threads}${info.reason ? ` (${info.reason})` : ''}`;
-      console.warn(`WARNING: ${msg}`);
-      notes.push(msg);
-    }
+    await initThreads(t, notes);
     const b = backend();
     const ms: Measurement[] = [];
     for (const [i, s] of all.entries()) {

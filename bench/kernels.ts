@@ -7,9 +7,9 @@
  * `wl_run` (validation, waking the pool, the final barrier) is a large part of it: the first row, an op
  * with no work, measures that cost alone.
  */
-import { backend, disposeBackend, init, type Backend } from '../src/backend/backend.js';
+import { backend, disposeBackend, type Backend } from '../src/backend/backend.js';
 import { Act, DType, LossFlag, LossKind, Op, ProgramBuilder, type Program, type Word } from '../src/backend/program.js';
-import { WasmBuffers, contentionSummary, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
+import { WasmBuffers, contentionSummary, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
 
 const THREADS = [1, 2];
 const BATCH = 32;
@@ -201,15 +201,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const notes: string[] = [];
   const meas: Measurement[][] = [];
   for (const t of THREADS) {
-    const info = await init({ threads: t });
-    const built = `ours ${t}T: ${info.variant} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
-    console.log(built);
-    notes.push(built);
-    if (info.threads !== t) {
-      const msg = `asked for ${t} threads, the backend runs ${info.threads}${info.reason ? ` (${info.reason})` : ''}`;
-      console.warn(`WARNING: ${msg}`);
-      notes.push(msg);
-    }
+    await initThreads(t, notes);
     const b = backend();
     const row: Measurement[] = [];
     for (const c of CASES) {

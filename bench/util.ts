@@ -152,28 +152,22 @@ function waitQuiet(): void {
 /** Above this many cores' worth of foreign CPU use, a measurement is flagged as disturbed. */
 export const CONTENTION_LIMIT = 0.2;
 
-export interface CpuSnapshot {
-  wall: number;
-  /** Busy and steal jiffies of all CPUs (Linux /proc/stat), or NaN elsewhere. */
-  busy: number;
-  steal: number;
-  /** This process' CPU time (all threads), µs. */
-  own: number;
-}
+import { cpuSnapshot, type CpuSnapshot } from './cpu.js';
+export { cpuSnapshot, type CpuSnapshot };
+import { init } from '../src/backend/backend.js';
 
-export function cpuSnapshot(): CpuSnapshot {
-  let busy = NaN;
-  let steal = NaN;
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal …
-    busy = f[0] + f[1] + f[2] + f[5] + f[6];
-    steal = f[7] ?? 0;
-  } catch {
-    /* not Linux */
+/** init({ threads: t }) for a bench; prints and records which build runs, and warns if fewer threads run. */
+export async function initThreads(t: number, notes: string[]) {
+  const info = await init({ threads: t });
+  const built = `ours ${t}T: ${info.variant} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
+  console.log(built);
+  notes.push(built);
+  if (info.threads !== t) {
+    const msg = `asked for ${t} threads, the backend runs ${info.threads}${info.reason ? ` (${info.reason})` : ''}`;
+    console.warn(`WARNING: ${msg}`);
+    notes.push(msg);
   }
-  const u = process.cpuUsage();
-  return { wall: performance.now(), busy, steal, own: u.user + u.system };
+  return info;
 }
 
 /** Cores' worth of CPU used by other processes (and stolen by the hypervisor) between two snapshots. */
