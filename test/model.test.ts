@@ -999,3 +999,27 @@ describe('dispose and memory', () => {
     y.dispose();
   });
 });
+
+describe('evaluate verbose', () => {
+  it('prints one Keras-style line with verbose 1, nothing by default', async () => {
+    await init({ threads: 1 });
+    const m = sequential([layers.dense({ inputShape: [2], units: 3, activation: 'softmax' })]);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const x = tensor([[0, 1], [1, 0], [1, 1]]);
+    const y = tensor([0, 1, 2], [3], 'int32');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const quiet = m.evaluate(x, y) as number[];
+      expect(log).not.toHaveBeenCalled();
+      const loud = m.evaluate(x, y, { verbose: 1 }) as number[];
+      expect(loud).toEqual(quiet);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(log.mock.calls[0][0]).toMatch(new RegExp(`^1/1 - \\d+s - \\d+(ms|us)/step - loss: ${quiet[0].toFixed(4)} - accuracy: ${quiet[1].toFixed(4)}$`));
+    } finally {
+      log.mockRestore();
+      m.dispose();
+      x.dispose();
+      y.dispose();
+    }
+  });
+});

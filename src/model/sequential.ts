@@ -5,7 +5,7 @@ import { backend, type Backend } from '../backend/backend.js';
 import { Op, runOp } from '../backend/program.js';
 import { Callback, type CallbackModel, type FitParams, type Logs } from '../callbacks/base.js';
 import { History } from '../callbacks/history.js';
-import { ProgressBarLogger } from '../callbacks/progress.js';
+import { ProgressBarLogger, formatLogs, formatStepTime } from '../callbacks/progress.js';
 import { TensorBoard } from '../callbacks/tensorboard.js';
 import { Layer, uniqueName } from '../layers.js';
 import { accuracyKind, resolveLoss, resolveMetrics, type LossName } from '../losses.js';
@@ -36,6 +36,7 @@ export interface FitArgs {
 
 export interface EvaluateArgs {
   batchSize?: number;
+  /** 1 or 2 print one Keras-style line with the results; default 0 (silent). */
   verbose?: 0 | 1 | 2;
 }
 
@@ -495,10 +496,21 @@ export class Sequential implements CallbackModel {
   evaluate(x: Input, y: Input, args: EvaluateArgs = {}): number | number[] {
     const c = this.requireCompiled('evaluate');
     const batchSize = args.batchSize ?? 32;
+    const verbose = args.verbose ?? 0;
     checkPositiveInt('evaluate: batchSize', batchSize);
+    if (![0, 1, 2].includes(verbose)) throw new Error(`evaluate: verbose must be 0, 1 or 2, got ${verbose}`);
     const p = this.prepare(x, y, 'evaluate');
     try {
+      const t0 = performance.now();
       const r = this.evaluatePrepared(p, 0, p.n, batchSize, 1);
+      if (verbose > 0) {
+        // Keras' closing line of an evaluation: steps, time, then the metrics
+        const steps = Math.ceil(p.n / batchSize);
+        const logs: Logs = { loss: r.loss };
+        if (c.metrics.length) logs[c.metrics[0]] = r.accuracy;
+        const secs = (performance.now() - t0) / 1000;
+        console.log(`${steps}/${steps} - ${Math.round(secs)}s - ${formatStepTime(secs / steps)}${formatLogs(logs)}`);
+      }
       return c.metrics.length ? [r.loss, r.accuracy] : r.loss;
     } finally {
       p.release();
