@@ -6,8 +6,6 @@
  *
  * Run: `npx vitest run test/browser/io.test.ts` (builds wasm + dist itself). Skipped without Chromium.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,23 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { ROOT, startServer, type TestServer } from './server.js';
+import { startServer, type TestServer } from './server.js';
+import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
 import { clearSession, init, layers, saveModel, sequential, setSeed, tensor } from '../../src/index.js';
 
-const CHROMIUM = process.env.WL_CHROMIUM || '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-function build(): void {
-  const steps: [string, string[]][] = [
-    [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
-    [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
-  ];
-  for (const [cmd, args] of steps) {
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
-  }
-}
 
 /** Runs in the page (added as a module script): everything the test asks of the browser. */
 const PAGE_SCRIPT = `

@@ -13,44 +13,17 @@
  * Run: `npx vitest run test/browser` (builds wasm + dist itself). Skipped only when there is no Chromium
  * (`apt-get install -y chromium`; override the path with WL_CHROMIUM).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ROOT, startServer, type TestServer } from './server.js';
+import { startServer, type TestServer } from './server.js';
+import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
 
-const CHROMIUM = process.env.WL_CHROMIUM || '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`test/browser: SKIPPED, ${CHROMIUM} not found (install it with \`apt-get install -y chromium\`).`);
 
 // A deadlocked pool spins the page's main thread forever (page.evaluate never returns): fail fast instead.
 const TEST_TIMEOUT = 20_000;
 
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
-/** Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. */
-function build(): void {
-  const steps: [string, string[]][] = [
-    [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
-    [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
-  ];
-  for (const [cmd, args] of steps) {
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
-  }
-  for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm', 'wasm/wasm-layers-relaxed.wasm', 'wasm/wasm-layers-relaxed-threads.wasm'])
-    if (!existsSync(join(ROOT, f))) throw new Error(`test/browser: the build did not produce ${f}`);
-}
 
 interface Info {
   simd: boolean;
