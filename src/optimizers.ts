@@ -7,6 +7,7 @@
 import type { Backend } from './backend/backend.js';
 import { Op, type Program, type ProgramBuilder, type Word } from './backend/program.js';
 import { Tensor } from './tensor.js';
+import { adamAlpha } from './backend/kernels.js';
 
 export interface ParamRef {
   /** Stable key of the parameter (its tensor id). */
@@ -120,9 +121,12 @@ export class Adam extends Optimizer {
     return 2;
   }
 
-  /** Keras' step size αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ), in float64. */
+  /**
+   * Keras' step size αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ), from the float32 β the kernel uses (as Keras computes it
+   * from its float32 hyperparameters), evaluated in float64.
+   */
   alpha(t: number): number {
-    return (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    return adamAlpha(this.learningRate, this.beta1, this.beta2, t);
   }
 
   protected emitOne(pb: ProgramBuilder, p: ParamRef, [m, v]: number[]) {

@@ -223,8 +223,9 @@ export function adamStep(st: AdamState, g: ArrayLike<number>, h: { lr: number; b
   });
 }
 
+/** αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ) with β rounded to float32 first, as the kernel (and Keras) hold them. */
 export function adamAlpha(lr: number, beta1: number, beta2: number, t: number): number {
-  return (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+  return (lr * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
 }
 
 export function sgdStep(p: F32, g: ArrayLike<number>, u: F32 | null, h: { lr: number; momentum: number; nesterov: boolean }): { p: F32; u: F32 | null } {

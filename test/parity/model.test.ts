@@ -120,10 +120,10 @@ const f32 = Math.fround;
 /**
  * Keras' Adam in tfjs ops (reference 1a): the update of crates/kernels/src/optim.rs, with its float32
  * constants rounded the same way — β1, β2 as float32, (1 − β) computed in float32, αₜ in float64 from the
- * unrounded β and then rounded — and the same operation order, so that given the same gradients it
- * performs the same float32 operations. Everything else (forward, loss, backward) is tfjs-layers'.
- * If our rounding of these constants changes (e.g. αₜ computed from float32 β, which shifts the step
- * size by ~6.4e-6 relative), change it here too: measured, that alone moves the 1a weights to ~4.5e-5.
+ * float32 β (as Keras derives it from its float32 hyperparameters) and then rounded — and the same
+ * operation order, so that given the same gradients it performs the same float32 operations. Everything
+ * else (forward, loss, backward) is tfjs-layers'. If our rounding of these constants changes, change it
+ * here too: a 6.4e-6 relative shift of the step size alone moves the 1a weights to ~4.5e-5.
  */
 class KerasAdam extends tfc.Optimizer {
   static readonly className = 'KerasAdamReference';
@@ -142,7 +142,7 @@ class KerasAdam extends tfc.Optimizer {
   applyGradients(grads: Parameters<tfc.Optimizer['applyGradients']>[0]): void {
     const list = Array.isArray(grads) ? grads : Object.keys(grads).map((name) => ({ name, tensor: grads[name] }));
     this.t++;
-    const alpha = f32((this.lr * Math.sqrt(1 - this.beta2 ** this.t)) / (1 - this.beta1 ** this.t));
+    const alpha = f32((this.lr * Math.sqrt(1 - f32(this.beta2) ** this.t)) / (1 - f32(this.beta1) ** this.t));
     const [b1, b2] = [f32(this.beta1), f32(this.beta2)];
     const [c1, c2] = [f32(1 - b1), f32(1 - b2)];
     tfc.tidy(() => {
