@@ -665,3 +665,19 @@ describe('tensorBoard on a real MNIST fit', () => {
     model.dispose();
   });
 });
+
+describe('concurrent fit', () => {
+  it('a second fit() on the same model while one runs is refused; the first completes', async () => {
+    const data = blobs(300, 3);
+    const m = smallModel();
+    const first = m.fit(data.x, data.y, { epochs: 2, batchSize: 10, verbose: 0 });
+    await expect(m.fit(data.x, data.y, { epochs: 1, verbose: 0 })).rejects.toThrow(/already being trained/);
+    const h = await first;
+    expect(h.history.loss).toHaveLength(2);
+    // and afterwards fit works again
+    expect((await m.fit(data.x, data.y, { epochs: 1, verbose: 0 })).history.loss).toHaveLength(1);
+    m.dispose();
+    data.x.dispose();
+    data.y.dispose();
+  });
+});

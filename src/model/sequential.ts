@@ -72,6 +72,7 @@ export class Sequential implements CallbackModel {
   private readonly plans = new Map<Source, Map<string, Plan>>();
   private readonly indexBuffers = new Map<number, { ptr: number; n: number }>();
   private dropoutStep = 0;
+  private fitting = false;
 
   constructor(args: { layers?: Layer[]; name?: string } | Layer[] = {}) {
     const a = Array.isArray(args) ? { layers: args } : args;
@@ -298,6 +299,17 @@ export class Sequential implements CallbackModel {
   // fit / evaluate / predict
 
   async fit(x: Input, y: Input, args: FitArgs = {}): Promise<History> {
+    // One fit at a time per model: two would share its index buffers, optimizer steps and dropout counter.
+    if (this.fitting) throw new Error(`fit: ${this.name} is already being trained by another fit() call; await it first`);
+    this.fitting = true;
+    try {
+      return await this.fitOnce(x, y, args);
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  private async fitOnce(x: Input, y: Input, args: FitArgs): Promise<History> {
     const c = this.requireCompiled('fit');
     const batchSize = args.batchSize ?? 32;
     const epochs = args.epochs ?? 1;
