@@ -236,23 +236,23 @@ export class Backend {
     if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); call init() again (tensors and models made before are lost)`);
   }
 
-  /** Runs a program of `words` u32 words at byte offset `ptr`. */
+  /** Runs a program of `words` u32 words at byte offset `ptr` (once per training step: allocates nothing). */
   run(ptr: number, words: number): void {
-    this.guarded(() => this.exports.wl_run(ptr, words));
-  }
-
-  /** Calls into a job; a trap on the calling thread releases the workers and marks the memory unusable. */
-  private guarded(job: () => number): void {
     this.check();
     let rc: number;
     try {
-      rc = job();
+      rc = this.exports.wl_run(ptr, words);
     } catch (e) {
-      this.exports.wl_pool_abort();
-      this.broken = `a kernel trapped (${(e as Error).message})`;
-      throw new Error(`wasm-layers: kernel trapped: ${(e as Error).message}`);
+      this.trapped(e);
     }
     if (rc !== 0) this.fail(rc);
+  }
+
+  /** A trap on the calling thread: release the workers and refuse further work on this memory. */
+  private trapped(e: unknown): never {
+    this.exports.wl_pool_abort();
+    this.broken = `a kernel trapped (${(e as Error).message})`;
+    throw new Error(`wasm-layers: kernel trapped: ${(e as Error).message}`);
   }
 
   private fail(rc: number): never {
@@ -270,7 +270,14 @@ export class Backend {
 
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
-    this.guarded(() => this.exports.wl_debug_trap_on(tid));
+    this.check();
+    let rc: number;
+    try {
+      rc = this.exports.wl_debug_trap_on(tid);
+    } catch (e) {
+      this.trapped(e);
+    }
+    if (rc !== 0) this.fail(rc);
   }
 
   /** A scratch program area reused across calls of one-op programs. */
