@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { backendInfo, clearSession, datasets, init, layers, sequential, setSeed, tensor, type Sequential } from '../src/index.js';
+import { planOptions } from '../src/model/plan.js';
 
 const N = 1000;
 const V = 200;
@@ -125,6 +126,18 @@ describe('setSeed reproducibility', () => {
     expect(d.threads).toBe(3);
     expect(firstDifference(a.final, d.final)).toBeNull();
     expect(d.history).toEqual(a.history);
+  });
+
+  it('the fused weight-gradient + Adam update (GEMM_ADAM) gives the same bits as a gradient GEMM then ADAM', async () => {
+    // The contract of plan.ts's fuseUpdates: an optimisation only, never a numerical change.
+    planOptions.fuseUpdates = false;
+    try {
+      const u = await run(2024, 2);
+      expect(firstDifference(a.final, u.final)).toBeNull();
+      expect(u.history).toEqual(a.history);
+    } finally {
+      planOptions.fuseUpdates = true;
+    }
   });
 
   it('validationSplit runs are reproducible across thread counts as well', async () => {
