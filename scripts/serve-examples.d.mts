@@ -1,4 +1,7 @@
 /** Types of scripts/serve-examples.mjs (the browser example's static server), for the tests. */
+/** Content types by file extension. */
+export declare const MIME: Record<string, string>;
+
 export declare const ISOLATION_HEADERS: {
   'Cross-Origin-Opener-Policy': 'same-origin';
   'Cross-Origin-Embedder-Policy': 'require-corp';

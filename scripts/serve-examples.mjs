@@ -34,7 +34,8 @@ const MOUNTS = [
   ['/mnist/', mnistDir()],
 ];
 
-const MIME = {
+/** Content types by file extension; also used by the browser tests' server. */
+export const MIME = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',

@@ -16,24 +16,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ISOLATION_HEADERS, MIME } from '../../scripts/serve-examples.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PAGE = fileURLToPath(new URL('./page.html', import.meta.url));
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.ts': 'text/plain; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
-
-export const ISOLATION_HEADERS = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-} as const;
+export { ISOLATION_HEADERS };
 
 export interface TestServer {
   /** e.g. http://127.0.0.1:43117 */
