@@ -281,7 +281,7 @@ export class ScalarChart {
       let lo = 0;
       let hi = d.x.length - 1;
       while (lo < hi) {
-        const mid = (lo + hi) >> 1;
+        const mid = (lo + hi) >>> 1;
         if (d.x[mid] < xAt) lo = mid + 1;
         else hi = mid;
       }
