@@ -77,7 +77,7 @@ describe.skipIf(!HAVE_CHROMIUM)('vis components in Chromium', () => {
   let srv: { server: Server; origin: string };
 
   beforeAll(async () => {
-    build();
+    await build();
     srv = await serve();
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
