@@ -74,7 +74,7 @@ export function predict(model: ModelCore, x: Input, args: { batchSize?: number }
       const plan = model.plans.get('predict', bs, p.source, ib.ptr);
       plan.run(s);
       const f32 = b.views().f32;
-      (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >> 2, (plan.outputPtr >> 2) + bs * units), s * units);
+      (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >>> 2, (plan.outputPtr >>> 2) + bs * units), s * units);
     }
     return out;
   } finally {

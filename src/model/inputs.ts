@@ -32,7 +32,7 @@ export function countNonFinite(t: Tensor): number {
   const res = b.arena.alloc(16);
   try {
     runOp(Op.COUNT_NONFINITE, [t.size, t.ptr, res], b);
-    return b.views().u32[res >> 2];
+    return b.views().u32[res >>> 2];
   } finally {
     b.arena.release(res);
   }
@@ -129,7 +129,7 @@ export class IndexBuffers {
       this.buffers.set(slot, ib);
     }
     const ptr = ib.ptr;
-    const view = () => this.b.views().i32.subarray(ptr >> 2, (ptr >> 2) + n);
+    const view = () => this.b.views().i32.subarray(ptr >>> 2, (ptr >>> 2) + n);
     const v = view();
     for (let i = 0; i < n; i++) v[i] = i;
     return { ptr, view };
