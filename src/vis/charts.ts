@@ -245,8 +245,13 @@ export class ScalarChart {
       series.push({ label: `${d.run} (raw)`, stroke: smoothing > 0 ? d.color + '55' : d.color, width: smoothing > 0 ? 1 : 1.5, spanGaps: true, points: { show: false } });
       series.push({ label: d.run, stroke: d.color, width: 1.5, spanGaps: true, show: smoothing > 0, points: { show: false } });
     }
+    // Steps are integers: no 0.5 ticks between epochs.
     const xValues =
-      xAxis === 'relative' ? (_u: uPlot, splits: number[]) => splits.map((v) => formatDuration(v)) : undefined;
+      xAxis === 'relative'
+        ? (_u: uPlot, splits: number[]) => splits.map((v) => formatDuration(v))
+        : xAxis === 'step'
+          ? (_u: uPlot, splits: number[]) => splits.map((v) => (Number.isInteger(v) ? v.toLocaleString('en-US') : ''))
+          : undefined;
     const opts: uPlot.Options = {
       width,
       height,
