@@ -309,7 +309,7 @@ const DT_UINT64 = 23;
 
 function halfToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
+  const exp = (bits >>> 10) & 0x1f;
   const frac = bits & 0x3ff;
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? NaN : sign * Infinity;
