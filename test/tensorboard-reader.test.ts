@@ -266,7 +266,7 @@ describe('truncated and corrupted files', () => {
       expect(last.events).toEqual(clean.slice(0, nrec - 1));
       expect(last.issues).toEqual([expect.objectContaining({ file: name, offset: offs[nrec - 1], kind: 'truncated' })]);
       for (let cut = offs[k0]; cut < bytes.length; cut++) {
-        if (cut % 2000 === 0) await yieldToRunner();
+        if (cut % 200 === 0) await yieldToRunner();
         const r = readEvents(bytes.subarray(offs[k0], cut), { file: name, offset: offs[k0] });
         let k = k0; // the record the cut falls in
         while (offs[k + 1] <= cut) k++;
@@ -353,7 +353,7 @@ describe('truncated and corrupted files', () => {
     const started = Date.now();
     let withIssues = 0;
     for (let i = 0; i < 3000; i++) {
-      if (i % 200 === 0) await yieldToRunner();
+      if (i % 20 === 0) await yieldToRunner();
       const { name, bytes, offs, clean } = files[i % files.length];
       let mutated: Uint8Array;
       let first: number; // first byte changed
