@@ -12,7 +12,7 @@
  * Run: `npx vitest run test/browser/board.test.ts` (builds wasm + dist itself). Skipped without Chromium; the
  * reference part is skipped when ../shared is absent.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,7 @@ interface PageState {
 
 async function state(page: Page, tab: 'scalars' | 'histograms' | 'distributions' | 'model'): Promise<PageState> {
   await page.click(`button[data-tab=${tab}]`);
+  await page.waitForFunction(() => !(document.querySelector('.wl-board') as HTMLElement).dataset.busy);
   if (tab === 'scalars') await page.waitForFunction(() => [...document.querySelectorAll('.wl-scalar')].every((c) => (c as HTMLElement).dataset.rendered));
   if (tab === 'histograms' || tab === 'distributions')
     await page.waitForFunction(() => {
@@ -126,7 +127,9 @@ describe.skipIf(!HAVE_CHROMIUM)('board in Chromium', () => {
         for (const c of FIXTURE.compressed) {
           const h = st.hist.find((x) => x.run === c.run && x.tag === c.tag)!;
           const got = h.bands![c.step];
-          c.values.forEach((v, i) => expect(got[i], `${c.run} ${c.tag} step ${c.step} band ${i}`).toBeCloseTo(v, 9));
+          // TensorBoard turns legacy (PyTorch) histograms into float32 tensors (data_compat); the reader keeps
+          // float64, so the bands agree to float32 precision there and to ~1e-12 elsewhere.
+          c.values.forEach((v, i) => expect(Math.abs(got[i] - v), `${c.run} ${c.tag} step ${c.step} band ${i}`).toBeLessThanOrEqual(2e-7 * Math.max(1, Math.abs(v))));
         }
     }
 
@@ -208,22 +211,22 @@ describe.skipIf(!HAVE_CHROMIUM)('board in Chromium', () => {
   it('renders 100 runs × 10,000 points per tag (decimated for drawing) and stays usable', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wl-board-100-'));
     tmp.push(dir);
-    // Ten distinct runs written by our writer, each copied to ten folders: 100 runs of 10,000 points, 2 tags.
-    for (let k = 0; k < 10; k++) {
+    // Four distinct runs written by our writer, each copied to 25 folders: 100 runs of 10,000 points, 2 tags.
+    // (Writing and reading 2 million events dominates this test's time; drawing them is the part under test.)
+    for (let k = 0; k < 4; k++) {
       let t = 1_700_000_000_000 + k * 7_000_000;
       const w = await EventFileWriter.open(join(dir, `run-${String(k).padStart(3, '0')}`), { now: () => (t += 500) });
       for (let s = 0; s < 10_000; s++) {
-        w.scalar('loss', Math.exp(-s / (2000 + 300 * k)) + 0.05 * Math.sin(s / 7 + k), s);
-        w.scalar('accuracy', 1 - Math.exp(-s / (1500 + 200 * k)), s);
+        w.scalar('loss', Math.exp(-s / (2000 + 600 * k)) + 0.05 * Math.sin(s / 7 + k), s);
+        w.scalar('accuracy', 1 - Math.exp(-s / (1500 + 500 * k)), s);
       }
       await w.close();
     }
-    for (let c = 1; c < 10; c++)
-      for (let k = 0; k < 10; k++) {
+    for (let c = 1; c < 25; c++)
+      for (let k = 0; k < 4; k++) {
         const from = join(dir, `run-${String(k).padStart(3, '0')}`);
-        const to = join(dir, `run-${String(c * 10 + k).padStart(3, '0')}`);
+        const to = join(dir, `run-${String(c * 4 + k).padStart(3, '0')}`);
         await mkdir(to, { recursive: true });
-        const { readdirSync } = await import('node:fs');
         for (const f of readdirSync(from)) await copyFile(join(from, f), join(to, f));
       }
     const { page, errors } = await open(dir);
@@ -254,5 +257,5 @@ describe.skipIf(!HAVE_CHROMIUM)('board in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'board-100-runs.png') });
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 400_000);
 });
