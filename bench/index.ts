@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `npm run bench -- [names…] [--quick] [--json out.json]`
- *   npm run bench                      all default benches (gemm, kernels, fit, browser)
+ *   npm run bench                      all default benches (gemm, kernels, fit, runtimes, browser)
  *   npm run bench -- gemm              one bench
  *   npm run bench -- --quick           short time budget (a smoke run)
  *   npm run bench -- --json out.json   also write machine facts + every result to a JSON file
@@ -22,8 +22,9 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   kernels: () => import('./kernels.js'),
   fit: () => import('./fit.js'),
   browser: () => import('./browser.js'),
+  runtimes: () => import('./runtimes.js'),
 };
-const DEFAULT = ['gemm', 'kernels', 'fit', 'browser'];
+const DEFAULT = ['gemm', 'kernels', 'fit', 'runtimes', 'browser'];
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);

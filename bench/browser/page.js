@@ -67,8 +67,8 @@ window.runTfjs = async (threads, n, batch, warmup) => {
     ],
   });
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const xw = x.slice([0, 0, 0], [warmup, 28, 28]);
-  const yw = y.slice([0], [warmup]);
+  const xw = tf.slice(x, [0, 0, 0], [warmup, 28, 28]);
+  const yw = tf.slice(y, [0], [warmup]);
   await m.fit(xw, yw, { epochs: 1, batchSize: batch, verbose: 0 });
   const t0 = performance.now();
   await m.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0 });
