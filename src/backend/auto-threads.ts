@@ -4,8 +4,8 @@
  * On an idle machine every thread of the pool helps. When another process competes for the cores (a
  * build, a browser tab, a second training job), a pool thread that is off the CPU still holds the tiles it
  * claimed, and two threads can end up slower than one. So the choice is measured, per program (a training
- * step, an evaluation step…), where it matters: every so often a program runs a few times alternately on
- * one thread and on the whole pool, back to back (so that the machine's drift cancels out), and keeps the
+ * step, an evaluation step…), where it matters: every so often a program runs a few times on one thread
+ * and on the whole pool, in alternating blocks (so that the machine's drift cancels out), and keeps the
  * faster. The comparisons get rarer while the answer stays the same. Results do not depend on it: tiles
  * are the same whatever the thread count (see crates/kernels/src/pool.rs).
  *
@@ -13,8 +13,15 @@
  * setting per comparison (about 1% of the runs once the answer is stable).
  */
 
-/** Runs of each setting per comparison, alternated. */
-const PROBE_RUNS = 6;
+/**
+ * A comparison: blocks of BLOCK runs, alternating settings, BLOCKS blocks per setting; the first run of a
+ * block is not counted (after a switch the pool's threads may be asleep, which a steady run never pays).
+ */
+const BLOCK = 4;
+const BLOCKS = 2;
+const PROBE_RUNS = 2 * BLOCKS * BLOCK;
+/** Counted runs per setting. */
+const COUNTED = BLOCKS * (BLOCK - 1);
 /** Runs between comparisons: starts short, doubles while the answer stays the same. */
 const FIRST_INTERVAL = 24;
 const MAX_INTERVAL = 1536;
@@ -47,6 +54,7 @@ export class AutoThreads {
   private current = -1;
   private startedAt = 0;
   private arm = 0;
+  private counted = false;
   private stats: ProgramStats | null = null;
 
   constructor(
@@ -55,8 +63,15 @@ export class AutoThreads {
     private readonly configure: (threads: number) => void,
     /** Receives the state each time a decision is made. */
     private readonly report: (s: AutoThreadsState) => void,
+    /** The clock (tests drive it). */
+    private readonly now: () => number = () => performance.now(),
   ) {
     report({ active: pool, reason: `${pool} threads until the first comparison` });
+  }
+
+  /** Someone else configured the pool: set it again before the next run. */
+  invalidate(): void {
+    this.current = -1;
   }
 
   /** Before a run of the program at `ptr` (`words` long): sets the threads for this run. */
@@ -69,32 +84,41 @@ export class AutoThreads {
     }
     s.runs++;
     if (s.probing === 0 && s.runs >= s.nextProbe) {
-      s.probing = 2 * PROBE_RUNS;
+      s.probing = PROBE_RUNS;
       s.sum[0] = s.sum[1] = s.worst[0] = s.worst[1] = 0;
     }
-    // Comparing: alternate, starting with the setting not in use.
-    this.arm = s.probing > 0 ? ((s.probing & 1) ^ (s.choice === 1 ? 1 : 0)) : -1;
-    const t = this.arm === 0 ? 1 : this.arm === 1 ? this.pool : s.choice;
+    // Comparing: blocks of each setting in turn, starting with the one not in use.
+    let t = s.choice;
+    this.arm = -1;
+    if (s.probing > 0) {
+      const i = PROBE_RUNS - s.probing;
+      const arm = ((i / BLOCK) & 1) ^ (s.choice === 1 ? 1 : 0);
+      t = arm === 0 ? 1 : this.pool;
+      this.counted = i % BLOCK !== 0;
+      this.arm = arm;
+    }
     if (t !== this.current) {
       this.configure(t);
       this.current = t;
     }
     this.stats = s;
-    this.startedAt = performance.now();
+    this.startedAt = this.now();
   }
 
   /** After the run started by `begin`. */
   end(): void {
-    const ms = performance.now() - this.startedAt;
+    const ms = this.now() - this.startedAt;
     const s = this.stats;
     this.stats = null;
     if (!s || this.arm < 0) return;
-    s.sum[this.arm] += ms;
-    if (ms > s.worst[this.arm]) s.worst[this.arm] = ms;
+    if (this.counted) {
+      s.sum[this.arm] += ms;
+      if (ms > s.worst[this.arm]) s.worst[this.arm] = ms;
+    }
     if (--s.probing > 0) return;
     // Drop each setting's worst run (a page fault, a GC pause, a timer interrupt landing in it).
-    const one = (s.sum[0] - s.worst[0]) / (PROBE_RUNS - 1);
-    const all = (s.sum[1] - s.worst[1]) / (PROBE_RUNS - 1);
+    const one = (s.sum[0] - s.worst[0]) / (COUNTED - 1);
+    const all = (s.sum[1] - s.worst[1]) / (COUNTED - 1);
     const before = s.choice;
     if (s.choice === this.pool && all > one * MARGIN) s.choice = 1;
     else if (s.choice === 1 && one > all * MARGIN) s.choice = this.pool;

@@ -119,7 +119,7 @@ export class Backend {
     readonly maxBytes: number,
     private readonly mainCanBlock: boolean,
     /** What init asked for (the pool may have fewer threads, see info.reason). */
-    readonly config: { threads: number | 'auto'; maxMemoryMB: number },
+    readonly config: { threads: number; auto: boolean; maxMemoryMB: number },
   ) {
     this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
     exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
@@ -143,7 +143,7 @@ export class Backend {
       environment: isNode ? 'node' : 'browser',
       ...(opts.reason ? { reason: opts.reason } : {}),
     };
-    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock, { threads: opts.auto ? 'auto' : opts.threads, maxMemoryMB: opts.maxMemoryMB });
+    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock, { threads: opts.threads, auto: opts.auto, maxMemoryMB: opts.maxMemoryMB });
     if (shared && opts.threads > 1) b.poolReady = b.startPool(opts.threads);
     return b;
   }
@@ -209,12 +209,24 @@ export class Backend {
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
-    if (this.config.threads === 'auto')
+    this.setAuto(this.config.auto);
+  }
+
+  /** threads: 'auto' on or off for a running pool (init() with the other setting and the same pool size). */
+  setAuto(on: boolean): void {
+    this.config.auto = on;
+    if (this.poolThreads < 2) return;
+    if (on && !this.auto) {
       this.auto = new AutoThreads(
-        threads,
+        this.poolThreads,
         (t) => this.exports.wl_pool_config(t, this.mainCanBlock ? 1 : 0),
         (s) => (this.info.auto = s),
       );
+    } else if (!on && this.auto) {
+      this.auto = null;
+      delete this.info.auto;
+      this.exports.wl_pool_config(this.poolThreads, this.mainCanBlock ? 1 : 0);
+    }
   }
 
   private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
@@ -292,6 +304,9 @@ export class Backend {
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
     this.check();
+    // Every thread of the pool takes part (threads: 'auto' may be running programs on fewer).
+    this.exports.wl_pool_config(this.poolThreads, this.mainCanBlock ? 1 : 0);
+    this.auto?.invalidate();
     let rc: number;
     try {
       rc = this.exports.wl_debug_trap_on(tid);
@@ -445,8 +460,9 @@ export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
   // Validate before touching the current backend: bad options must not kill live tensors and models.
   const o = resolveOptions(opts);
   const custom = !!opts.wasmUrls || !!opts.wasmBinary;
-  if (current && !current.isDisposed && !current.isBroken && !custom && current.config.threads === (o.auto ? 'auto' : o.threads) && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
+  if (current && !current.isDisposed && !current.isBroken && !custom && current.config.threads === o.threads && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
     await current.ready();
+    current.setAuto(o.auto); // same pool: only whether it adapts changes (results are the same either way)
     return { ...current.info };
   }
   current?.dispose();

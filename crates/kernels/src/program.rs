@@ -329,7 +329,9 @@ pub unsafe extern "C" fn wl_run(prog: *const u32, nwords: u32) -> i32 {
 /// Test hook: makes thread `tid` trap inside the next job, to check that a dying worker is reported.
 #[no_mangle]
 pub unsafe extern "C" fn wl_debug_trap_on(tid: u32) -> i32 {
-    // One tile nobody claims: the job ends when the trapping thread is reported (or never, for a tid
-    // outside the pool, which the JS side does not ask for).
+    // One tile nobody claims: the job ends when the trapping thread is reported.
+    if tid as usize >= pool::nthreads() {
+        return ERR_PROGRAM; // no such thread in the pool: it would wait forever
+    }
     code(pool::run_job(pool::JOB_TRAP, tid, 0, 1, job))
 }
