@@ -17,3 +17,4 @@ export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFil
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
 export * as tensorboard from './tensorboard/index.js';
 export * as datasets from './datasets.js';
+export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './vis/fit-events.js';
