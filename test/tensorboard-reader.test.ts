@@ -17,6 +17,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { concatBytes } from '../src/platform.js';
 import { LogDirWatcher, readLogDir } from '../src/tensorboard/logdir.js';
 import { readEvents, readRunFiles, RunAccumulator, type RunData } from '../src/tensorboard/reader.js';
 import { EventFileWriter, frameRecord, histogramBuckets } from '../src/tensorboard/writer.js';
@@ -243,15 +244,6 @@ function refBytes(): RefFile[] {
   return refCache;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 describe('truncated and corrupted files', () => {
   it('a cut at every byte of the last two records keeps every whole record before it and says where', async (ctx) => {
@@ -374,10 +366,10 @@ describe('truncated and corrupted files', () => {
       } else if (kind === 'insert') {
         first = int(bytes.length + 1);
         const ins = Uint8Array.from({ length: 1 + int(32) }, () => int(256));
-        mutated = concat(bytes.subarray(0, first), ins, bytes.subarray(first));
+        mutated = concatBytes([bytes.subarray(0, first), ins, bytes.subarray(first)]);
       } else if (kind === 'delete') {
         first = int(bytes.length);
-        mutated = concat(bytes.subarray(0, first), bytes.subarray(first + 1 + int(32)));
+        mutated = concatBytes([bytes.subarray(0, first), bytes.subarray(first + 1 + int(32))]);
       } else if (kind === 'overwrite') {
         first = int(bytes.length);
         mutated = bytes.slice();

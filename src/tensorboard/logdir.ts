@@ -2,7 +2,7 @@
  * Log directories on disk (Node, Deno, Bun): TensorBoard's run rules over a folder tree, and a watcher that
  * follows growing event files by reading only their new bytes.
  *
- * `node:fs` is loaded at call time (see `loadNodeModules`), so importing this module in a browser bundle is
+ * `node:fs` is loaded at call time (see `nodeModules` in platform.ts), so importing this module in a browser bundle is
  * harmless; calling it there throws a clear error.
  *
  * Rules, as TensorBoard applies them: every folder holding a file whose name contains `tfevents` is a run,
@@ -12,10 +12,8 @@
  * through symbolic links are not entered (no cycles). Files above `maxFileBytes` are read up to that bound.
  */
 
-import { loadNodeModules } from './writer.js';
+import { nodeModules as loadNodeModules, type NodeModules } from '../platform.js';
 import { isEventFileName, RunAccumulator, type ReadIssue, type RunData } from './reader.js';
-
-type NodeModules = NonNullable<Awaited<ReturnType<typeof loadNodeModules>>>;
 
 export interface LogDirOptions {
   /** Bytes read per file at most (default 4 GiB); the rest is reported as an issue and not read. */
