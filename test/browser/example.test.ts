@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type ExampleServer } from '../../scripts/serve-examples.mjs';
 import { ROOT } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, buildAsync } from './setup.js';
+import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
 
 if (!HAVE_CHROMIUM) console.warn(`test/browser: SKIPPED, ${CHROMIUM} not found (install it with \`apt-get install -y chromium\`).`);
 
@@ -89,7 +89,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    await buildAsync();
+    await build();
     const { chromium } = await import('playwright-core');
     [server, plain, browser] = await Promise.all([
       startServer(0),

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, buildAsync } from './setup.js';
+import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
 import { clearSession, init, layers, saveModel, sequential, setSeed, tensor } from '../../src/index.js';
 
 
@@ -63,7 +63,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loadModel from a URL, save to memory',
   let tmp = '';
 
   beforeAll(async () => {
-    await buildAsync();
+    await build();
     tmp = await mkdtemp(join(tmpdir(), 'wl-io-browser-'));
     // The model on another origin, as from a CDN.
     models = createServer(async (req, res) => {

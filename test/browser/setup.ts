@@ -1,8 +1,7 @@
 /** What the browser suites share: where Chromium is, how to launch it, and building what the page imports. */
-import { execFile, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ROOT } from './server.js';
 
 export const CHROMIUM = process.env.WL_CHROMIUM || '/usr/bin/chromium';
@@ -20,17 +19,8 @@ export const LAUNCH_ARGS = [
   '--disable-quic',
 ];
 
-/** The kernels (a no-op when up to date) and dist/ (tsc). */
-const BUILD_STEPS: [string, string[]][] = [
-  [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
-  [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
-];
-
-/**
- * The build steps still needed: tsc is skipped when dist/ is newer than every source file, because test files
- * run in parallel and a tsc rewriting dist/ under a page that another one is loading breaks that page.
- */
-function stepsNeeded(): [string, string[]][] {
+/** Whether dist/ is newer than every source file and tsconfig (then tsc need not run). */
+function distFresh(): boolean {
   const newest = (dir: string): number => {
     let t = 0;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -40,37 +30,29 @@ function stepsNeeded(): [string, string[]][] {
     return t;
   };
   const dist = join(ROOT, 'dist/index.js');
-  const fresh = existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
-  return fresh ? BUILD_STEPS.slice(0, 1) : BUILD_STEPS;
-}
-
-/** Builds the kernels and dist/, failing with the tool's output. */
-export function build(): void {
-  for (const [cmd, args] of stepsNeeded()) {
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
-  }
-  checkBuilt();
+  return existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), ...['tsconfig.json', 'tsconfig.build.json'].map((f) => statSync(join(ROOT, f)).mtimeMs));
 }
 
 /**
- * The same as {@link build} without blocking the test worker's event loop: on a loaded machine tsc can take
- * over a minute, longer than vitest's RPC timeout ("Timeout calling onTaskUpdate").
+ * Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. Asynchronous: a
+ * synchronous minute-long build would block the test worker, and vitest then reports RPC timeouts. tsc is
+ * skipped when dist/ is fresh: test files run in parallel, and a tsc rewriting dist/ under a page another
+ * file is loading breaks that page (ERR_CONTENT_LENGTH_MISMATCH).
  */
-export async function buildAsync(): Promise<void> {
-  const run = promisify(execFile);
-  for (const [cmd, args] of stepsNeeded()) {
-    try {
-      await run(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 2 ** 20 });
-    } catch (e) {
-      const r = e as { code?: number; stdout?: string; stderr?: string };
-      throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.code}):\n${r.stdout ?? ''}${r.stderr ?? ''}`);
-    }
+export async function build(): Promise<void> {
+  const steps: [string, string[]][] = [[process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]]];
+  if (!distFresh()) steps.push([process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]]);
+  for (const [cmd, args] of steps) {
+    const r = await new Promise<{ status: number | null; out: string }>((done) => {
+      const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (status) => done({ status, out }));
+      p.on('error', (e) => done({ status: -1, out: String(e) }));
+    });
+    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.out}`);
   }
-  checkBuilt();
-}
-
-function checkBuilt(): void {
   for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm', 'wasm/wasm-layers-relaxed.wasm', 'wasm/wasm-layers-relaxed-threads.wasm'])
     if (!existsSync(join(ROOT, f))) throw new Error(`test/browser: the build did not produce ${f}`);
 }
