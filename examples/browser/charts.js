@@ -1,41 +1,36 @@
+// The demo's live charts: wasm-layers/vis' components ([vis-charts]), fed from the worker's messages.
+// The worker runs `FitEventsCallback` (batch and epoch logs, weight histograms per epoch) and posts each event;
+// `FitCharts.handle` draws them (at most once per frame). After evaluation: the confusion matrix and
+// per-class accuracy. `series` keeps counts for the tests.
 /* global document */
-// The demo's live charts, fed from the worker's training logs. The page calls these hooks; the data they
-// receive is also kept in `series` (what the tests read to see the charts grow).
-//
-// [vis-charts] The chart components come from the package (issue 9 item 3, helper `board`). Until they land,
-// this module only records the data and says so in the charts area.
+import { ConfusionMatrixView, FitCharts, PerClassAccuracyView } from '../../dist/vis/index.js';
 
 export function createCharts(container) {
-  const series = { batch: [], epoch: [], histograms: [], evaluation: null };
-  const note = document.createElement('p');
-  note.className = 'muted small';
-  note.textContent = 'Live charts: coming with the package’s chart components ([vis-charts]).';
-  container.appendChild(note);
+  const series = { batch: 0, epoch: 0, histograms: 0, evaluation: null };
+  const live = new FitCharts(container, { width: 296, height: 170 }); // three cards a row
+  const evaluation = document.createElement('div');
+  evaluation.className = 'evaluation';
+  container.appendChild(evaluation);
   return {
     series,
-    /** A new training run: empty every chart. */
-    reset(params) {
-      series.batch.length = 0;
-      series.epoch.length = 0;
-      series.histograms.length = 0;
-      series.evaluation = null;
-      series.params = params;
-    },
-    /** `{ epoch, batch, steps, logs: { loss, accuracy } }` after every batch. */
-    batch(m) {
-      series.batch.push({ step: m.epoch * m.steps + m.batch + 1, ...m.logs });
-    },
-    /** `{ epoch, logs: { loss, accuracy, val_loss, val_accuracy } }` after every epoch. */
-    epoch(m) {
-      series.epoch.push({ epoch: m.epoch + 1, ...m.logs });
-    },
-    /** `{ epoch, weights: [{ name, shape, buckets }] }`: TensorBoard buckets (left, right, count)×k per weight. */
-    histograms(m) {
-      series.histograms.push({ epoch: m.epoch + 1, weights: m.weights });
+    /** A FitEvent from the worker (`begin` resets every chart). */
+    fit(e) {
+      if (e.type === 'begin') {
+        container.querySelector('#charts-hint')?.remove();
+        series.batch = series.epoch = series.histograms = 0;
+        series.evaluation = null;
+        evaluation.replaceChildren();
+      } else if (e.type === 'batch') series.batch++;
+      else if (e.type === 'epoch') series.epoch++;
+      else if (e.type === 'histograms') series.histograms++;
+      live.handle(e);
     },
     /** `{ matrix, perClass, accuracy, loss, samples }` after evaluation. */
     evaluation(m) {
       series.evaluation = m;
+      evaluation.replaceChildren();
+      new ConfusionMatrixView(evaluation, m.matrix, { title: `Confusion matrix (${m.samples.toLocaleString('en')} validation images)` });
+      new PerClassAccuracyView(evaluation, m.perClass);
     },
   };
 }

@@ -120,12 +120,11 @@ const onMessage = {
     demo.data = m;
     $('data').textContent = `MNIST: ${m.files} gzip files, ${mb(m.compressedBytes)} transferred → ${mb(m.rawBytes)} unpacked with DecompressionStream in ${m.seconds.toFixed(1)} s`;
   },
-  trainBegin(m) {
-    charts.reset(m.params);
-    $('epoch-table').hidden = false;
+  fit(m) {
+    charts.fit(m.event);
+    if (m.event.type === 'begin') $('epoch-table').hidden = false;
   },
   batch(m) {
-    charts.batch(m);
     const seen = Math.min((m.batch + 1) * demo.training.batchSize, demo.training.samples);
     const rate = m.seconds > 0 ? Math.round(seen / m.seconds) : 0;
     scheduleProgress(
@@ -134,15 +133,11 @@ const onMessage = {
     );
   },
   epoch(m) {
-    charts.epoch(m);
     const row = document.createElement('tr');
     const l = m.logs;
     for (const c of [String(m.epoch + 1), fmt(l.loss), fmt(l.accuracy), fmt(l.val_loss), fmt(l.val_accuracy), m.seconds.toFixed(1)])
       row.appendChild(document.createElement('td')).textContent = c;
     $('epochs-body').appendChild(row);
-  },
-  histograms(m) {
-    charts.histograms(m);
   },
   trainEnd(m) {
     demo.training = { ...demo.training, ...m };

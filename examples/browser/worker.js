@@ -3,11 +3,11 @@
 // worker (nested workers on shared wasm memory); otherwise it runs on this one thread.
 //
 // Page → worker: { cmd: 'init' | 'train' | 'stop' | 'predict' | 'export' | 'load' | 'forget', … }
-// Worker → page: { type: 'ready' | 'status' | 'data' | 'trainBegin' | 'batch' | 'epoch' | 'histograms' |
+// Worker → page: { type: 'ready' | 'status' | 'data' | 'fit' (wasm-layers/vis' FitEvents) | 'batch' | 'epoch' |
 //                  'trainEnd' | 'evaluation' | 'model' | 'prediction' | 'artifacts' | 'tensorboard' | 'error', … }
 // Training logs are posted as they happen; the page feeds them to the charts.
 /* global self, performance, AbortController */
-import { Callback, backendInfo, callbacks, datasets, histogramBuckets, init, layers, loadModel, saveModel, sequential, setSeed, tensor } from '../../dist/index.js';
+import { Callback, FitEventsCallback, backendInfo, callbacks, datasets, init, layers, loadModel, saveModel, sequential, setSeed, tensor } from '../../dist/index.js';
 import { deleteModel, getModel, putModel } from './store.js';
 
 const MNIST = {
@@ -16,7 +16,6 @@ const MNIST = {
   testImages: 't10k-images-idx3-ubyte.gz',
   testLabels: 't10k-labels-idx1-ubyte.gz',
 };
-const HISTOGRAM_BUCKETS = 30;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 const status = (text) => post({ type: 'status', text });
@@ -59,11 +58,8 @@ function seedModel() {
   return m;
 }
 
-/** Posts the logs of every batch and epoch, and each weight's histogram after every epoch. */
+/** Posts every batch's and epoch's logs for the progress line and the epoch table (the charts get FitEvents). */
 class PostLogs extends Callback {
-  onTrainBegin() {
-    post({ type: 'trainBegin', params: { ...this.params } });
-  }
   onEpochBegin(epoch) {
     this.epoch = epoch;
     this.t0 = performance.now();
@@ -74,11 +70,6 @@ class PostLogs extends Callback {
   }
   onEpochEnd(epoch, logs) {
     post({ type: 'epoch', epoch, logs: { ...logs }, seconds: (performance.now() - this.t0) / 1000 });
-    const weights = [];
-    for (const layer of this.model.layers) {
-      for (const w of layer.weightViews) weights.push({ name: w.name, shape: [...w.shape], buckets: histogramBuckets(w.read(), HISTOGRAM_BUCKETS) });
-    }
-    post({ type: 'histograms', epoch, weights }, weights.map((w) => w.buckets.buffer));
   }
 }
 
@@ -132,7 +123,7 @@ async function train({ epochs, samples, batchSize, val, mnistBase }) {
   const t0 = performance.now();
   let done, evaluation;
   try {
-    const history = await m.fit(x, y, { epochs, batchSize, validationData: [xt, yt], verbose: 0, callbacks: [new PostLogs(), tb], signal: abort.signal });
+    const history = await m.fit(x, y, { epochs, batchSize, validationData: [xt, yt], verbose: 0, callbacks: [new PostLogs(), new FitEventsCallback((event) => post({ type: 'fit', event })), tb], signal: abort.signal });
     const seconds = (performance.now() - t0) / 1000;
     const h = history.history;
     done = h.loss?.length ?? 0;

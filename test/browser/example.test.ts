@@ -55,9 +55,13 @@ const state = (page: Page) =>
       prediction: d.prediction as { probs: number[]; argmax: number } | null,
       predictions: d.predictions as number,
       errors: d.errors as string[],
-      batches: d.series.batch.length as number,
-      epochs: d.series.epoch.length as number,
-      histograms: d.series.histograms.length as number,
+      batches: d.series.batch as number,
+      epochs: d.series.epoch as number,
+      histograms: d.series.histograms as number,
+      /** Points the live charts hold, by chart key (wasm-layers/vis cards carry data-key and data-points). */
+      charts: Object.fromEntries(
+        [...document.querySelectorAll<HTMLElement>('#charts .wl-card[data-key]')].map((c) => [c.dataset.key!, c.dataset.points ? JSON.parse(c.dataset.points) : { steps: Number(c.dataset.steps) }]),
+      ) as Record<string, Record<string, number>>,
       tensorboardFiles: d.tensorboardFiles as { path: string; bytes: number }[],
     };
   });
@@ -72,6 +76,7 @@ async function until(page: Page, errors: string[], what: string, fn: string, tim
 
 /** A vertical stroke down the middle of the pad, like a "1", with the real mouse (pointer events). */
 async function drawOne(page: Page): Promise<void> {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = (await page.locator('#pad').boundingBox())!;
   const x = box.x + box.width * 0.5;
   await page.mouse.move(x, box.y + box.height * 0.15);
@@ -113,13 +118,16 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
       expect(res?.status()).toBe(200);
       expect(res?.headers()['cross-origin-embedder-policy']).toBe('require-corp');
 
-      // Training starts by itself (no model saved yet) and its logs reach the page while it runs.
-      await until(page, errors, 'training did not start', '(window.wlDemo?.series.batch.length ?? 0) >= 5');
+      // Training starts by itself (no model saved yet); its logs reach the page and the charts grow while it runs.
+      const batchPoints = `JSON.parse(document.querySelector('#charts [data-key="batch:loss"]')?.dataset.points ?? '{"train":0}').train`;
+      await until(page, errors, 'the batch charts did not start', `${batchPoints} >= 5`);
       const early = await state(page);
       expect(early.state).toBe('training');
-      expect(early.batches).toBeLessThan(125); // 4,000 samples / 32: the epoch is still running
+      const n1 = early.charts['batch:loss'].train;
+      expect(n1).toBeLessThan(125); // 4,000 samples / 32: the epoch is still running
+      expect(early.charts['batch:accuracy'].train).toBeGreaterThan(0);
       await shot(page, '1-training.png');
-      await until(page, errors, 'the charts did not grow', `window.wlDemo.series.batch.length > ${early.batches}`);
+      await until(page, errors, 'the charts did not grow', `${batchPoints} > ${n1}`);
 
       // Threads inside the worker: the page is isolated, the pool has 2 threads (the worker and one nested
       // pool worker, started from it with a blob: URL).
@@ -143,6 +151,14 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
       expect(done.batches).toBe(125);
       expect(done.epochs).toBe(1);
       expect(done.histograms).toBe(1);
+      // The charts: every batch, the epoch with train and validation, a histogram per weight, and after the
+      // evaluation the confusion matrix and per-class accuracy.
+      expect(done.charts['batch:loss']).toEqual({ train: 125 });
+      expect(done.charts['epoch:loss']).toEqual({ train: 1, validation: 1 });
+      expect(done.charts['epoch:accuracy']).toEqual({ train: 1, validation: 1 });
+      expect(Object.keys(done.charts).filter((k) => k.startsWith('hist:')).sort()).toEqual(['hist:dense/bias:0', 'hist:dense/kernel:0', 'hist:dense_1/bias:0', 'hist:dense_1/kernel:0']);
+      expect(await page.getAttribute('#charts .wl-confusion', 'data-samples')).toBe('1000');
+      expect(await page.locator('#charts .wl-per-class tbody tr').count()).toBe(10);
       expect(done.training.epochs).toBe(1);
       expect(done.model.stored).toBe(true);
       // After evaluation: the confusion matrix covers the 1,000 validation images; accuracy well above chance.
