@@ -217,6 +217,8 @@ describe.skipIf(!HAVE_CHROMIUM)('board in Chromium', () => {
       let t = 1_700_000_000_000 + k * 7_000_000;
       const w = await EventFileWriter.open(join(dir, `run-${String(k).padStart(3, '0')}`), { now: () => (t += 500) });
       for (let s = 0; s < 10_000; s++) {
+        // Yield now and then: a long synchronous loop starves the test runner's RPC on a loaded machine.
+        if (s % 1000 === 0) await new Promise((ok) => setImmediate(ok));
         w.scalar('loss', Math.exp(-s / (2000 + 600 * k)) + 0.05 * Math.sin(s / 7 + k), s);
         w.scalar('accuracy', 1 - Math.exp(-s / (1500 + 500 * k)), s);
       }
