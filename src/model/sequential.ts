@@ -2,7 +2,7 @@
  * The Sequential model: Keras' compile / fit / evaluate / predict on the program plans of plan.ts.
  */
 import { backend, type Backend } from '../backend/backend.js';
-import { Op, runOp } from '../backend/program.js';
+import { ops, runOp } from '../backend/program.js';
 import { Callback, type CallbackModel, type FitParams, type Logs } from '../callbacks/base.js';
 import { History } from '../callbacks/history.js';
 import { ProgressBarLogger, formatLogs, formatStepTime } from '../callbacks/progress.js';
@@ -639,7 +639,7 @@ function countNonFinite(t: Tensor): number {
   const b = t.backend;
   const res = b.arena.alloc(16);
   try {
-    runOp(Op.COUNT_NONFINITE, [t.size, t.ptr, res], b);
+    runOp(ops.countNonFinite({ n: t.size, x: t.ptr, out: res }), b);
     return b.views().u32[res >> 2];
   } finally {
     b.arena.release(res);

@@ -28,7 +28,7 @@
  * must match exactly. Any looser bound carries its reason next to it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as K from '../../src/backend/kernels.js';
+import * as K from '../helpers/kernels.js';
 import { backendInfo, init } from '../../src/backend/backend.js';
 import { matMul } from '../../src/ops.js';
 import { tensor } from '../../src/tensor.js';

@@ -3,8 +3,9 @@
 //! The TypeScript side owns all memory (an arena above `__heap_base`) and describes work as a *program*:
 //! a list of ops encoded as u32 words (see `program.rs`). One call to `wl_run` executes a whole program —
 //! a training step is one call — with every thread of the pool walking the same op list and meeting at a
-//! barrier after each op. Each op file holds the forward and backward kernels of one op and the naive
-//! reference the tests compare them with.
+//! barrier after each op. The encoding is declared once in `ops.json` (`ops.rs` is generated from it); each
+//! op file implements `ops::Kernel` for its ops' decoded arguments and, in the test build (feature
+//! `reference`), `ops::Reference`: the naive reference the tests compare the kernel with.
 #![no_std]
 #![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
 
@@ -15,6 +16,7 @@ pub mod gemm;
 pub mod loss;
 pub mod math;
 pub mod metrics;
+pub mod ops;
 pub mod optim;
 pub mod pool;
 pub mod program;

@@ -1,10 +1,14 @@
 //! Accuracy per row, computed where the predictions already are. Ties in argmax go to the first index,
 //! as tf.argmax does.
+use crate::ops::acc_kind::{CATEGORICAL, SPARSE};
+use crate::ops::{AccuracyArgs, Kernel};
 use crate::split;
 
-pub const SPARSE: u32 = 0;
-pub const CATEGORICAL: u32 = 1;
-pub const BINARY: u32 = 2;
+impl Kernel for AccuracyArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        accuracy(self.kind, self.rows, self.cols, self.pred, self.labels, self.out, tid, nt)
+    }
+}
 
 unsafe fn argmax(p: *const f32, n: usize) -> usize {
     let mut best = 0;

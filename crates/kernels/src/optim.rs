@@ -4,9 +4,70 @@
 //!            (tf.train.adam instead adds ε to √v̂ = √(v/(1−β2ᵗ)); the two agree when ε ≪ √v.)
 //!   SGD:     u ← μ·u − lr·g;  p ← p + u  (Nesterov: p ← p + μ·u − lr·g); without momentum p ← p − lr·g.
 //!   RMSprop: s ← ρ·s + (1−ρ)·g²;  p ← p − lr·g/(√s + ε)  (tf.train.rmsprop puts ε under the root).
+use crate::ops::{AdamArgs, Kernel, RmspropArgs as RmsProp, SgdArgs as Sgd};
 use crate::{for_lanes, ld, split_elems, st};
 use core::arch::wasm32::*;
 
+impl AdamArgs {
+    #[inline(always)]
+    fn adam(&self) -> Adam {
+        Adam { n: self.n, p: self.p, g: self.g, m: self.m, v: self.v, h: AdamHyper { b1: self.beta1, b2: self.beta2, eps: self.epsilon, alpha: self.alpha } }
+    }
+}
+
+impl Kernel for AdamArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        adam(&self.adam(), tid, nt)
+    }
+}
+
+impl Kernel for Sgd {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        sgd(self, tid, nt)
+    }
+}
+
+impl Kernel for RmsProp {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        rmsprop(self, tid, nt)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for AdamArgs {
+    unsafe fn reference(&self) {
+        adam_naive(&self.adam())
+    }
+}
+
+/// Element by element, in the textbook form of the rule above.
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for Sgd {
+    unsafe fn reference(&self) {
+        for i in 0..self.n {
+            let g = *self.g.add(i);
+            if self.u.is_null() {
+                *self.p.add(i) -= self.lr * g;
+                continue;
+            }
+            let u = self.momentum * *self.u.add(i) - self.lr * g;
+            *self.u.add(i) = u;
+            *self.p.add(i) += if self.nesterov { self.momentum * u - self.lr * g } else { u };
+        }
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for RmsProp {
+    unsafe fn reference(&self) {
+        for i in 0..self.n {
+            let g = *self.g.add(i);
+            let s = self.rho * *self.s.add(i) + (1.0 - self.rho) * (g * g);
+            *self.s.add(i) = s;
+            *self.p.add(i) -= (self.lr * g) / (crate::math::sqrt(s) + self.epsilon);
+        }
+    }
+}
 
 /// Adam's constants for one step.
 #[derive(Clone, Copy)]
@@ -73,6 +134,7 @@ pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     );
 }
 
+#[cfg(feature = "reference")]
 pub unsafe fn adam_naive(o: &Adam) {
     let h = &o.h;
     for i in 0..o.n {
@@ -83,17 +145,6 @@ pub unsafe fn adam_naive(o: &Adam) {
         *o.v.add(i) = v;
         *o.p.add(i) -= (h.alpha * m) / (crate::math::sqrt(v) + h.eps);
     }
-}
-
-#[derive(Clone, Copy)]
-pub struct Sgd {
-    pub n: usize,
-    pub p: *mut f32,
-    pub g: *const f32,
-    pub u: *mut f32, // null when momentum is 0
-    pub lr: f32,
-    pub momentum: f32,
-    pub nesterov: bool,
 }
 
 pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
@@ -124,20 +175,9 @@ pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
     );
 }
 
-#[derive(Clone, Copy)]
-pub struct RmsProp {
-    pub n: usize,
-    pub p: *mut f32,
-    pub g: *const f32,
-    pub s: *mut f32,
-    pub lr: f32,
-    pub rho: f32,
-    pub eps: f32,
-}
-
 pub unsafe fn rmsprop(o: &RmsProp, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
-    let (vr, vc, vlr, veps) = (f32x4_splat(o.rho), f32x4_splat(1.0 - o.rho), f32x4_splat(o.lr), f32x4_splat(o.eps));
+    let (vr, vc, vlr, veps) = (f32x4_splat(o.rho), f32x4_splat(1.0 - o.rho), f32x4_splat(o.lr), f32x4_splat(o.epsilon));
     for_lanes(
         s,
         e,
@@ -152,7 +192,7 @@ pub unsafe fn rmsprop(o: &RmsProp, tid: usize, nt: usize) {
             let g = *o.g.add(i);
             let sv = o.rho * *o.s.add(i) + (1.0 - o.rho) * (g * g);
             *o.s.add(i) = sv;
-            *o.p.add(i) -= (o.lr * g) / (crate::math::sqrt(sv) + o.eps);
+            *o.p.add(i) -= (o.lr * g) / (crate::math::sqrt(sv) + o.epsilon);
         },
     );
 }

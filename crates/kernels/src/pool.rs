@@ -8,31 +8,8 @@
 //! thread gets an error code instead of hanging.
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 
-/// Control block; JS reads `FAILED` and `ABORT` through `wl_pool_ctrl`.
-#[repr(C)]
-pub struct Ctrl {
-    pub failed: AtomicU32, // 0, or 1 + id of the thread that died
-    pub abort: AtomicU32,  // set by JS when the calling thread trapped mid-job: workers leave the job
-    pub shutdown: AtomicU32,
-    pub epoch: AtomicU32, // bumped for each job
-    pub nthreads: AtomicU32,
-    pub main_can_block: AtomicU32, // 0 on a browser main thread, where memory.atomic.wait traps
-    pub bar_count: AtomicU32,
-    pub bar_gen: AtomicU32,
-    pub started: AtomicU32, // workers that have entered wl_worker_main
-}
-
-pub static CTRL: Ctrl = Ctrl {
-    failed: AtomicU32::new(0),
-    abort: AtomicU32::new(0),
-    shutdown: AtomicU32::new(0),
-    epoch: AtomicU32::new(0),
-    nthreads: AtomicU32::new(1),
-    main_can_block: AtomicU32::new(1),
-    bar_count: AtomicU32::new(0),
-    bar_gen: AtomicU32::new(0),
-    started: AtomicU32::new(0),
-};
+/// The control block, declared in ops.json (its layout is read by the JS side too, through `wl_pool_ctrl`).
+pub use crate::ops::{Ctrl, CTRL};
 
 static JOB_FN: AtomicUsize = AtomicUsize::new(0);
 static JOB_CTX: AtomicUsize = AtomicUsize::new(0);

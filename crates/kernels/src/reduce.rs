@@ -1,7 +1,29 @@
 //! Reductions in a fixed order. Column sums (the bias gradient) split columns, never rows, across
 //! threads; each column is summed top to bottom whatever the thread count.
+use crate::ops::{ColsumArgs, Kernel, SumArgs};
 use crate::split;
 use core::arch::wasm32::*;
+
+impl Kernel for SumArgs {
+    unsafe fn run(&self, tid: usize, _nt: usize) {
+        if tid == 0 {
+            sum(self.n, self.x, self.out, self.scale)
+        }
+    }
+}
+
+impl Kernel for ColsumArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        colsum(self.rows, self.cols, self.x, self.out, tid, nt)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for ColsumArgs {
+    unsafe fn reference(&self) {
+        colsum_naive(self.rows, self.cols, self.x, self.out)
+    }
+}
 
 /// out[0] = scale · Σ x[i], in index order, on one thread.
 pub unsafe fn sum(n: usize, x: *const f32, out: *mut f32, scale: f32) {
@@ -39,6 +61,7 @@ pub unsafe fn colsum(rows: usize, cols: usize, x: *const f32, out: *mut f32, tid
     }
 }
 
+#[cfg(feature = "reference")]
 pub unsafe fn colsum_naive(rows: usize, cols: usize, x: *const f32, out: *mut f32) {
     for j in 0..cols {
         let mut s = 0.0f32;

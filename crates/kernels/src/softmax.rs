@@ -1,10 +1,28 @@
 //! Row-wise softmax, forward and the general backward dx = y ⊙ (dy − ⟨dy, y⟩). Rows are never split
 //! across threads, so each row's sums run in one fixed order.
 use crate::math::{exp, exp4};
+use crate::ops::{Kernel, SoftmaxBwdArgs, SoftmaxFwdArgs};
 use crate::{hsum, ld, split};
 use core::arch::wasm32::*;
 
+impl Kernel for SoftmaxFwdArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        forward(self.rows, self.cols, self.x, self.y, tid, nt)
+    }
+}
 
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for SoftmaxFwdArgs {
+    unsafe fn reference(&self) {
+        forward_naive(self.rows, self.cols, self.x, self.y)
+    }
+}
+
+impl Kernel for SoftmaxBwdArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        backward(self.rows, self.cols, self.y, self.dy, self.dx, tid, nt)
+    }
+}
 
 pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
     let c4 = cols & !3;
@@ -58,6 +76,7 @@ pub unsafe fn backward(rows: usize, cols: usize, y: *const f32, dy: *const f32, 
     }
 }
 
+#[cfg(feature = "reference")]
 pub unsafe fn forward_naive(rows: usize, cols: usize, x: *const f32, y: *mut f32) {
     for r in 0..rows {
         let (xr, yr) = (x.add(r * cols), y.add(r * cols));
