@@ -194,7 +194,7 @@ export class Backend {
     }
     // Workers report ready just before entering the loop; wait until all are in it.
     const c = this.ctrl();
-    while (Atomics.load(c, (ctrlPtr >> 2) + Ctrl.started) < threads - 1) await new Promise((r) => setTimeout(r, 1));
+    while (Atomics.load(c, (ctrlPtr >>> 2) + Ctrl.started) < threads - 1) await new Promise((r) => setTimeout(r, 1));
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
@@ -227,7 +227,7 @@ export class Backend {
     this.broken = why;
     // Wake a calling thread that may be waiting on the dead worker.
     const c = this.ctrl();
-    const base = this.exports.wl_pool_ctrl() >> 2;
+    const base = this.exports.wl_pool_ctrl() >>> 2;
     Atomics.compareExchange(c, base + Ctrl.failed, 0, 255);
     for (let k = 0; k < CTRL_WORDS; k++) Atomics.notify(c, base + k);
   }
@@ -271,7 +271,7 @@ export class Backend {
 
   private failedWorkerMessage(): string {
     const c = this.ctrl();
-    const who = Atomics.load(c, (this.exports.wl_pool_ctrl() >> 2) + Ctrl.failed);
+    const who = Atomics.load(c, (this.exports.wl_pool_ctrl() >>> 2) + Ctrl.failed);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
     return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
   }

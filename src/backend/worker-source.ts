@@ -24,7 +24,7 @@ function start(d, post) {
 }
 function markFailed(d) {
   const i32 = new Int32Array(d.memory.buffer);
-  const c = d.ctrl >> 2;
+  const c = d.ctrl >>> 2;
   Atomics.compareExchange(i32, c + ${Ctrl.failed}, 0, d.tid + 1);
   for (let k = 0; k < ${CTRL_WORDS}; k++) Atomics.notify(i32, c + k);
 }
