@@ -32,6 +32,9 @@ impl crate::ops::Reference for ActBwdArgs {
     }
 }
 
+/// # Safety
+/// `x` and `y` address `n` floats (`y` may be `x`, no other overlap); every thread of the job passes the
+/// same arguments, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     match kind {
@@ -50,6 +53,10 @@ pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usiz
 }
 
 /// dx = dy · f'(y); dx may alias dy.
+///
+/// # Safety
+/// `y`, `dy` and `dx` address `n` floats (`dx` may be `dy`, no other overlap); every thread of the job
+/// passes the same arguments, so their ranges are disjoint.
 pub unsafe fn backward(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     let one = f32x4_splat(1.0);
@@ -94,6 +101,9 @@ pub unsafe fn backward(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *
 }
 
 /// Naive references (libm-free, so they share `math`'s exp; the tests check exp itself against f64).
+///
+/// # Safety
+/// As `forward`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn forward_naive(kind: u32, n: usize, x: *const f32, y: *mut f32) {
     for i in 0..n {
@@ -107,6 +117,8 @@ pub unsafe fn forward_naive(kind: u32, n: usize, x: *const f32, y: *mut f32) {
     }
 }
 
+/// # Safety
+/// As `backward`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn backward_naive(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32) {
     for i in 0..n {

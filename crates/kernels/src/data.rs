@@ -26,6 +26,11 @@ impl Kernel for CountNonFiniteArgs {
 }
 
 /// dst[r, :] = src[idx[r], :] / div, converting `src_kind` to `dst_kind` (F32, or I32 for labels).
+///
+/// # Safety
+/// `idx` addresses `rows` i32 row numbers of `src`, each in range; `src` holds those rows of `row_len`
+/// elements of `src_kind`; `dst` addresses `rows·row_len` elements of `dst_kind` and overlaps neither `src` nor
+/// `idx`; every thread passes the same arguments, so each writes its own rows.
 pub unsafe fn gather(src_kind: u32, dst_kind: u32, rows: usize, row_len: usize, idx: *const i32, src: *const u8, dst: *mut u8, div: f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {

@@ -71,6 +71,9 @@ pub fn keep(i: u32, k: u32, thr: u32) -> bool {
     fmix32(i.wrapping_mul(0x9e37_79b1).wrapping_add(k)) >= thr
 }
 
+/// # Safety
+/// `x`, `y` and `mask` address `n` floats (`y` may be `x`; `mask` overlaps neither); every thread of the
+/// job passes the same arguments, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn forward(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate: f32, k: u32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     let thr = threshold(rate);
@@ -96,6 +99,9 @@ pub unsafe fn forward(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate
 }
 
 /// y = x ⊙ m (dropout's backward, with m its mask).
+///
+/// # Safety
+/// `x`, `m` and `y` address `n` floats (`y` may be `x`); every thread passes the same arguments.
 pub unsafe fn mul(n: usize, x: *const f32, m: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     for_lanes(
@@ -109,6 +115,8 @@ pub unsafe fn mul(n: usize, x: *const f32, m: *const f32, y: *mut f32, tid: usiz
     );
 }
 
+/// # Safety
+/// As `forward`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn forward_naive(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate: f32, k: u32) {
     let thr = threshold(rate);

@@ -106,6 +106,8 @@ fn relu4(v: v128) -> v128 {
     f32x4_pmax(v, f32x4_splat(0.0))
 }
 
+/// # Safety
+/// `g.bias` is null or addresses at least `j + 4` floats.
 #[inline(always)]
 unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     let mut v = acc;
@@ -118,6 +120,8 @@ unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     v
 }
 
+/// # Safety
+/// `p` is an element of C; `g.bias` is null or addresses more than `j` floats.
 #[inline(always)]
 unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
     let mut v = acc;
@@ -138,6 +142,10 @@ pub const NT_PACK_MAX_K: usize = 16;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
+///
+/// # Safety
+/// Rows `k0..k0 + kc` and columns `j0..j0 + w` of B (as stored for the layout, `ldb` apart) are inside B,
+/// and `dst` has room for `kc · 8` floats.
 #[inline(always)]
 unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
     if BT {
@@ -171,6 +179,10 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 
 /// R rows × one packed 8-column panel, over k in [k0, k0+kc). A's R values for one k sit at
 /// `ap + r·arow` and the next k's at `ap + astep`.
+///
+/// # Safety
+/// `ap` walks `kc` steps of R rows of A inside A; `bp` is a packed panel of `kc · 8` floats; C's rows
+/// `i0..i0 + R`, columns `j0..j0 + w`, are inside C and written by this thread only.
 #[inline(always)]
 unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
     let mut acc = [[f32x4_splat(0.0); 2]; R];
@@ -242,6 +254,9 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
 }
 
 /// A(i0, k0) and the (row, k) strides of A for NN (`T = false`) and TN (`T = true`).
+///
+/// # Safety
+/// `(i0, k0)` is inside A for the layout.
 #[inline(always)]
 unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, usize, usize) {
     if T {
@@ -259,6 +274,9 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
 /// left to right instead of down 2 KiB-strided columns.
+///
+/// # Safety
+/// As `gemm_part`, for this thread's rows `[i0, i1)` and 8-column panels `[p0, p1)`.
 unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     let mut buf = [0.0f32; KC * 8];
     let mut k0 = 0;
@@ -305,6 +323,10 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
 
 
 /// NT: R rows of A × S rows of B (= S output columns), dot products along K.
+///
+/// # Safety
+/// Rows `i0..i0 + R` of A, rows `j0..j0 + S` of B (both `k` long) and the matching elements of C are in
+/// bounds; those elements of C are this thread's.
 #[inline(always)]
 unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize) {
     let k4 = g.k & !3;
@@ -338,6 +360,8 @@ unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize
     }
 }
 
+/// # Safety
+/// As `tile_nt`, for rows `[i0, i1)`.
 #[inline(always)]
 unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
     let mut i = i0;
@@ -354,6 +378,9 @@ unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
 }
 
 /// NT over rows [i0,i1) and 2-column groups [p0,p1).
+///
+/// # Safety
+/// As `gemm_part`, for this thread's rows `[i0, i1)` and 2-column groups `[p0, p1)`.
 unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     for p in p0..p1 {
         let j0 = p * 2;
@@ -367,6 +394,12 @@ unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
 
 /// Thread `tid` of `nt` computes its share: whole 8-column panels (2-column groups for NT) when the
 /// matrix has more of them than 4-row tiles, else whole row tiles.
+///
+/// # Safety
+/// `g`'s pointers address matrices of the extents its dimensions and leading dimensions give (A `m×k`,
+/// or `k×m` for TN; B `k×n`, or `n×k` for NT; C `m×n`; bias `n` floats or null; with `adam`, m and v shaped
+/// like C); C overlaps none of the others; every thread of the job passes the same `g`, so their shares
+/// of C are disjoint.
 pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
     if g.m == 0 || g.n == 0 {
         return;
@@ -396,6 +429,9 @@ pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
 }
 
 /// Naive reference: the textbook triple loop, one thread.
+///
+/// # Safety
+/// As `gemm_part`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn gemm_naive(g: &Gemm) {
     for i in 0..g.m {

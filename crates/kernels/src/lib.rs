@@ -63,12 +63,18 @@ pub fn for_lanes(s: usize, e: usize, mut v: impl FnMut(usize), mut s1: impl FnMu
 }
 
 /// Loads 4 lanes at p[i..i+4] (unaligned).
+///
+/// # Safety
+/// `p.add(i)` starts 4 readable floats.
 #[inline(always)]
 pub(crate) unsafe fn ld(p: *const f32, i: usize) -> core::arch::wasm32::v128 {
     core::arch::wasm32::v128_load(p.add(i) as *const core::arch::wasm32::v128)
 }
 
 /// Stores 4 lanes at p[i..i+4] (unaligned).
+///
+/// # Safety
+/// `p.add(i)` starts 4 writable floats.
 #[inline(always)]
 pub(crate) unsafe fn st(p: *mut f32, i: usize, v: core::arch::wasm32::v128) {
     core::arch::wasm32::v128_store(p.add(i) as *mut core::arch::wasm32::v128, v)

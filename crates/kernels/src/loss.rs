@@ -32,6 +32,8 @@ fn clip(v: f32, lo: f32, hi: f32) -> (f32, bool) {
     }
 }
 
+/// # Safety
+/// `z` addresses `cols` floats.
 unsafe fn lse(z: *const f32, cols: usize) -> f32 {
     let mut mx = f32::NEG_INFINITY;
     for j in 0..cols {
@@ -47,6 +49,10 @@ unsafe fn lse(z: *const f32, cols: usize) -> f32 {
     mx + ln(s)
 }
 
+/// # Safety
+/// `r < l.rows` and `l`'s pointers address the extents `LossArgs` declares (labels: `rows` i32 for the
+/// sparse loss, else `rows×cols` floats; `grad` null or `rows×cols`); row `r` of `out` and `grad` is this
+/// thread's.
 unsafe fn row(l: &Loss, r: usize) {
     let c = l.cols;
     let p = l.pred.add(r * c);

@@ -10,6 +10,8 @@ impl Kernel for AccuracyArgs {
     }
 }
 
+/// # Safety
+/// `p` addresses `n ≥ 1` floats.
 unsafe fn argmax(p: *const f32, n: usize) -> usize {
     let mut best = 0;
     let mut bv = *p;
@@ -22,6 +24,9 @@ unsafe fn argmax(p: *const f32, n: usize) -> usize {
     best
 }
 
+/// # Safety
+/// `pred` addresses `rows×cols` floats, `labels` `rows` i32 (sparse) or `rows×cols` floats, `out` `rows`
+/// floats; every thread passes the same arguments, so each writes its own rows.
 pub unsafe fn accuracy(kind: u32, rows: usize, cols: usize, pred: *const f32, labels: *const u8, out: *mut f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {

@@ -95,6 +95,9 @@ fn ftz1(x: f32) -> f32 {
 
 /// One Adam update of 4 parameters at p/m/v with gradient g. Shared by the Adam op and the GEMM that
 /// computes a weight gradient and applies the update in its epilogue; `adam1` does what one lane does.
+///
+/// # Safety
+/// `p`, `m` and `v` each start 4 writable floats.
 #[inline(always)]
 pub unsafe fn adam4(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: v128) {
     let mn = ftz4(f32x4_add(f32x4_mul(f32x4_splat(h.b1), ld(m, 0)), f32x4_mul(f32x4_splat(1.0 - h.b1), g)));
@@ -105,6 +108,8 @@ pub unsafe fn adam4(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: v12
     st(p, 0, f32x4_sub(ld(p, 0), upd));
 }
 
+/// # Safety
+/// `p`, `m` and `v` are writable floats.
 #[inline(always)]
 pub unsafe fn adam1(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: f32) {
     let mn = ftz1(h.b1 * *m + (1.0 - h.b1) * g);
@@ -124,6 +129,9 @@ pub struct Adam {
     pub h: AdamHyper,
 }
 
+/// # Safety
+/// `o.p`, `o.g`, `o.m` and `o.v` address `o.n` floats, `g` overlapping none of the others; every thread
+/// passes the same `o`, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
     for_lanes(
@@ -134,6 +142,8 @@ pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     );
 }
 
+/// # Safety
+/// As `adam`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn adam_naive(o: &Adam) {
     let h = &o.h;
@@ -147,6 +157,9 @@ pub unsafe fn adam_naive(o: &Adam) {
     }
 }
 
+/// # Safety
+/// `o.p`, `o.g` and `o.u` (or null) address `o.n` floats, `g` overlapping neither; every thread passes
+/// the same `o`.
 pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
     let (vlr, vmu) = (f32x4_splat(o.lr), f32x4_splat(o.momentum));
@@ -175,6 +188,8 @@ pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
     );
 }
 
+/// # Safety
+/// `o.p`, `o.g` and `o.s` address `o.n` floats, `g` overlapping neither; every thread passes the same `o`.
 pub unsafe fn rmsprop(o: &RmsProp, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
     let (vr, vc, vlr, veps) = (f32x4_splat(o.rho), f32x4_splat(1.0 - o.rho), f32x4_splat(o.lr), f32x4_splat(o.epsilon));

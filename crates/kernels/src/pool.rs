@@ -59,6 +59,7 @@ fn wait_while(word: &AtomicU32, val: u32, can_block: bool) -> Result<(), Stop> {
 #[cfg(target_feature = "atomics")]
 fn sleep_on(word: &AtomicU32, val: u32) {
     // Bounded sleep so that a FAILED/ABORT raised without a notify is still seen.
+    // SAFETY: `word` is an aligned AtomicU32 of CTRL in linear memory; waiting on it reads nothing else.
     unsafe {
         core::arch::wasm32::memory_atomic_wait32(word.as_ptr() as *mut i32, val as i32, 2_000_000);
     }
@@ -68,6 +69,7 @@ fn sleep_on(_: &AtomicU32, _: u32) {}
 
 #[cfg(target_feature = "atomics")]
 fn wake_all(word: &AtomicU32) {
+    // SAFETY: `word` is an aligned AtomicU32 of CTRL in linear memory; notify writes nothing.
     unsafe {
         core::arch::wasm32::memory_atomic_notify(word.as_ptr() as *mut i32, u32::MAX);
     }
@@ -96,6 +98,9 @@ pub fn barrier(tid: usize, nt: usize) -> Result<(), Stop> {
     }
 }
 
+/// # Safety
+/// `ctx` is the address of an `F` that stays alive until every thread has returned from it (run_parallel
+/// waits at the job's final barrier before its frame goes).
 unsafe fn trampoline<F: Fn(usize, usize) -> bool + Sync>(ctx: usize, tid: usize, nt: usize) -> bool {
     (*(ctx as *const F))(tid, nt)
 }
@@ -152,8 +157,12 @@ pub extern "C" fn wl_worker_main(tid: u32) {
         if tid >= nt {
             continue;
         }
+        // SAFETY: run_parallel stored a `trampoline::<F> as JobFn` there before bumping `epoch` (Release,
+        // read above with Acquire), so this converts it back to the type it had.
         let f: JobFn = unsafe { core::mem::transmute(JOB_FN.load(Relaxed)) };
         let ctx = JOB_CTX.load(Relaxed);
+        // SAFETY: `ctx` is the closure published with `f`; it lives until the job's final barrier, which
+        // this thread reaches only after `f` returns.
         if unsafe { f(ctx, tid, nt) } {
             let _ = barrier(tid, nt);
         }

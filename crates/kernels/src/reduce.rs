@@ -26,6 +26,9 @@ impl crate::ops::Reference for ColsumArgs {
 }
 
 /// out[0] = scale · Σ x[i], in index order, on one thread.
+///
+/// # Safety
+/// `x` addresses `n` floats and `out` one.
 pub unsafe fn sum(n: usize, x: *const f32, out: *mut f32, scale: f32) {
     let mut s = 0.0f32;
     for i in 0..n {
@@ -36,6 +39,10 @@ pub unsafe fn sum(n: usize, x: *const f32, out: *mut f32, scale: f32) {
 
 /// Row by row into the output (rows are contiguous; walking down a column of a 512-wide matrix puts every
 /// load in the same few L1 sets). Each column still sums its rows top to bottom.
+///
+/// # Safety
+/// `x` addresses `rows×cols` floats and `out` `cols`, not overlapping; every thread passes the same
+/// arguments, so each writes its own column groups.
 pub unsafe fn colsum(rows: usize, cols: usize, x: *const f32, out: *mut f32, tid: usize, nt: usize) {
     let (g0, g1) = split(cols.div_ceil(4), tid, nt);
     let (j0, j1) = (g0 * 4, (g1 * 4).min(cols));
@@ -61,6 +68,8 @@ pub unsafe fn colsum(rows: usize, cols: usize, x: *const f32, out: *mut f32, tid
     }
 }
 
+/// # Safety
+/// As `colsum`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn colsum_naive(rows: usize, cols: usize, x: *const f32, out: *mut f32) {
     for j in 0..cols {

@@ -24,6 +24,8 @@ impl Kernel for SoftmaxBwdArgs {
     }
 }
 
+/// # Safety
+/// `x` and `y` address `cols` floats (`y` may be `x`).
 pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
     let c4 = cols & !3;
     let mut mx = f32::NEG_INFINITY;
@@ -55,6 +57,9 @@ pub unsafe fn forward_row(cols: usize, x: *const f32, y: *mut f32) {
     }
 }
 
+/// # Safety
+/// `x` and `y` address `rows×cols` floats (`y` may be `x`); every thread passes the same arguments, so
+/// each writes its own rows.
 pub unsafe fn forward(rows: usize, cols: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {
@@ -62,6 +67,9 @@ pub unsafe fn forward(rows: usize, cols: usize, x: *const f32, y: *mut f32, tid:
     }
 }
 
+/// # Safety
+/// `y`, `dy` and `dx` address `rows×cols` floats (`dx` may be `dy`); every thread passes the same
+/// arguments, so each writes its own rows.
 pub unsafe fn backward(rows: usize, cols: usize, y: *const f32, dy: *const f32, dx: *mut f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {
@@ -76,6 +84,8 @@ pub unsafe fn backward(rows: usize, cols: usize, y: *const f32, dy: *const f32, 
     }
 }
 
+/// # Safety
+/// As `forward`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn forward_naive(rows: usize, cols: usize, x: *const f32, y: *mut f32) {
     for r in 0..rows {
