@@ -115,7 +115,7 @@ export function genRust(decl) {
   let o = `//! ${HEADER}\n//!\n//! The op program's encoding: a program is a list of ops, each \`[opcode, word count including these two, args…]\`\n`;
   o += `//! (u32 words; pointers are byte offsets into linear memory, f32 arguments their bit patterns). Each op's\n`;
   o += `//! arguments decode into a struct of named fields; its kernel module implements \`Kernel\` (and \`Reference\`) for it.\n`;
-  o += `use core::sync::atomic::AtomicU32;\n\n`;
+  o += `\n`;
   for (const [name, v] of Object.entries(c)) o += docLines(v.doc) + `pub const ${name}: ${name === 'REF' ? 'u32' : 'usize'} = ${v.value};\n`;
   o += `\n/// What \`wl_run\` returns.\npub mod status {\n`;
   for (const [k, v] of Object.entries(decl.status)) o += `    pub const ${k}: i32 = ${v};\n`;
@@ -129,16 +129,20 @@ export function genRust(decl) {
   for (const op of decl.ops) o += `    pub const ${upper(op.name)}: u32 = ${op.code};\n`;
   o += `}\n`;
 
-  o += `\n${docLines(decl.ctrl.doc)}#[repr(C)]\npub struct Ctrl {\n`;
-  for (const f of decl.ctrl.fields) o += docLines(f.doc, '    ') + `    pub ${f.name}: AtomicU32,\n`;
-  o += `}\n\npub static CTRL: Ctrl = Ctrl {\n`;
-  for (const f of decl.ctrl.fields) o += `    ${f.name}: AtomicU32::new(${f.init}),\n`;
+  o += `\n${docLines(decl.ctrl.doc)}pub mod ctrl {\n`;
+  decl.ctrl.fields.forEach((f, i) => (o += docLines(f.doc, '    ') + `    pub const ${upper(f.name)}: usize = ${i};\n`));
+  o += `    pub const WORDS: usize = ${decl.ctrl.fields.length};\n}\n`;
+  o += `\n// The pool's control block (pool.rs) must have these u32 words first, in this order: checked at compile time.\n`;
+  o += `const _: () = {\n`;
+  for (const f of decl.ctrl.fields) o += `    assert!(core::mem::offset_of!(crate::pool::Ctrl, ${f.name}) == ctrl::${upper(f.name)} * 4);\n`;
   o += `};\n`;
 
   o += `\n/// The kernel of an op: thread \`tid\` of \`nt\` does its share.\npub trait Kernel {\n`;
   o += `    /// # Safety\n    /// Every pointer argument addresses the extent the op's declaration gives it (checked by nobody: the\n`;
   o += `    /// TypeScript side allocates them), and all \`nt\` threads of the job call it with the same arguments.\n`;
-  o += `    unsafe fn run(&self, tid: usize, nt: usize);\n}\n\n`;
+  o += `    unsafe fn run(&self, tid: usize, nt: usize);\n`;
+  o += `    /// How many tiles the op is cut into (\`nt\` of \`run\`): a function of its sizes only, never of the thread\n`;
+  o += `    /// count, so that a tile is the same work whoever runs it.\n    fn tiles(&self) -> u32 {\n        1\n    }\n}\n\n`;
   o += `/// The naive reference of an op, run on one thread (test build only).\n#[cfg(feature = "reference")]\npub trait Reference {\n`;
   o += `    /// # Safety\n    /// As \`Kernel::run\`.\n    unsafe fn reference(&self);\n}\n`;
 
@@ -170,6 +174,10 @@ export function genRust(decl) {
   o += `\n/// Whether \`op\` is a known opcode with \`| REF\` (references are compiled into the test build only).\n`;
   o += `pub(crate) fn wants_reference(op: u32) -> bool {\n    op & REF != 0 && matches!(op & !REF, ${decl.ops.map((p) => `code::${upper(p.name)}`).join(' | ')})\n}\n`;
 
+  o += `\n/// The tile count of an op (one for a reference).\n///\n/// # Safety\n/// As \`decode\`: \`w\` points at the op's argument words.\n`;
+  o += `pub(crate) unsafe fn tiles(op: u32, w: *const u32) -> u32 {\n    match op {\n`;
+  for (const op of decl.ops) o += `        code::${upper(op.name)} => ${pascal(op.name)}Args::decode(w).tiles(),\n`;
+  o += `        _ => 1,\n    }\n}\n`;
   o += `\n/// The declared requirements of an op's arguments.\n///\n/// # Safety\n/// As \`decode\`: \`w\` points at the op's argument words.\n`;
   o += `pub(crate) unsafe fn check(op: u32, w: *const u32) -> bool {\n    match op & !REF {\n`;
   for (const op of decl.ops.filter((p) => p.require)) o += `        code::${upper(op.name)} => ${pascal(op.name)}Args::decode(w).required(),\n`;

@@ -14,8 +14,8 @@ export const LossFlag = {"FROM_LOGITS":1,"FUSED":2} as const;
 export const AccKind = {"sparse":0,"categorical":1,"binary":2} as const;
 export const DType = {"u8":0,"f32":1,"i32":2} as const;
 
-/** The thread pool's control block (pool.rs), one u32 word per field in this order; JS reads failed/started and notifies every word. Word index of each field: */
-export const Ctrl = { failed: 0, abort: 1, shutdown: 2, epoch: 3, nthreads: 4, main_can_block: 5, bar_count: 6, bar_gen: 7, started: 8 } as const;
+/** The first words of the thread pool's control block (pool.rs `Ctrl`, checked at compile time), as JS reads them: failed and started, and every one of them is notified when a worker dies. Word index of each field: */
+export const Ctrl = { failed: 0, abort: 1, shutdown: 2, epoch: 3, nthreads: 4, main_can_block: 5, done: 6, done_sleepers: 7, started: 8 } as const;
 export const CTRL_WORDS = 9;
 
 export const Op = { GEMM: 1, ACT_FWD: 2, ACT_BWD: 3, SOFTMAX_FWD: 4, SOFTMAX_BWD: 5, DROPOUT_FWD: 6, MUL: 7, LOSS: 8, ACCURACY: 9, SUM: 10, COLSUM: 11, ADAM: 12, SGD: 13, RMSPROP: 14, GATHER: 15, COUNT_NON_FINITE: 16, GEMM_ADAM: 17 } as const;

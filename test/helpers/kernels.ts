@@ -26,7 +26,7 @@ export function referenceBackend(): Backend {
     } catch (e) {
       throw new Error(`test build of the kernels missing (${(e as Error).message}): run \`npm run build:wasm\``);
     }
-    refBackend = Backend.create(new WebAssembly.Module(bytes), 'simd', { threads: 1, maxMemoryMB: 1024 });
+    refBackend = Backend.create(new WebAssembly.Module(bytes), 'simd', { threads: 1, auto: false, maxMemoryMB: 1024 });
   }
   return refBackend;
 }

@@ -10,11 +10,17 @@ impl Kernel for ActFwdArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         forward(self.kind, self.n, self.x, self.y, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, if self.kind == RELU || self.kind == crate::ops::act::LINEAR { 4096 } else { 1024 }, 64)
+    }
 }
 
 impl Kernel for ActBwdArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         backward(self.kind, self.n, self.y, self.dy, self.dx, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
     }
 }
 

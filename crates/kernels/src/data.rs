@@ -9,6 +9,9 @@ impl Kernel for GatherArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         gather(self.src_kind, self.dst_kind, self.rows, self.row_len, self.idx, self.src, self.dst, self.div, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.row_len, 4096, self.rows)
+    }
 }
 
 /// Counts NaN and ±Infinity, on thread 0 (used to reject bad inputs with a clear error).

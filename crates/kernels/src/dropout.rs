@@ -10,6 +10,9 @@ impl Kernel for DropoutFwdArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         forward(self.n, self.x, self.y, self.mask, self.rate, key(self.seed, self.salt, self.step), tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
 }
 
 #[cfg(feature = "reference")]
@@ -22,6 +25,9 @@ impl crate::ops::Reference for DropoutFwdArgs {
 impl Kernel for MulArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         mul(self.n, self.x, self.m, self.y, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
     }
 }
 

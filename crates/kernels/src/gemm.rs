@@ -38,12 +38,18 @@ impl Kernel for GemmArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         gemm_part(&self.gemm(), tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(2 * self.m * self.n * self.k, 1 << 17, max_tiles(self.layout, self.m, self.n, self.k))
+    }
 }
 
 /// K ≤ KC (checked by `ops::check` before the program runs): the fused update keeps no partial sums.
 impl Kernel for GemmAdamArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         gemm_part(&self.gemm(), tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(2 * self.m * self.n * self.k, 1 << 17, max_tiles(self.layout, self.m, self.n, self.k))
     }
 }
 
@@ -106,8 +112,6 @@ fn relu4(v: v128) -> v128 {
     f32x4_pmax(v, f32x4_splat(0.0))
 }
 
-/// # Safety
-/// `g.bias` is null or addresses at least `j + 4` floats.
 #[inline(always)]
 unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     let mut v = acc;
@@ -120,8 +124,6 @@ unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     v
 }
 
-/// # Safety
-/// `p` is an element of C; `g.bias` is null or addresses more than `j` floats.
 #[inline(always)]
 unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
     let mut v = acc;
@@ -142,10 +144,6 @@ pub const NT_PACK_MAX_K: usize = 16;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
-///
-/// # Safety
-/// Rows `k0..k0 + kc` and columns `j0..j0 + w` of B (as stored for the layout, `ldb` apart) are inside B,
-/// and `dst` has room for `kc · 8` floats.
 #[inline(always)]
 unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
     if BT {
@@ -179,10 +177,6 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 
 /// R rows × one packed 8-column panel, over k in [k0, k0+kc). A's R values for one k sit at
 /// `ap + r·arow` and the next k's at `ap + astep`.
-///
-/// # Safety
-/// `ap` walks `kc` steps of R rows of A inside A; `bp` is a packed panel of `kc · 8` floats; C's rows
-/// `i0..i0 + R`, columns `j0..j0 + w`, are inside C and written by this thread only.
 #[inline(always)]
 unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
     let mut acc = [[f32x4_splat(0.0); 2]; R];
@@ -254,9 +248,6 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
 }
 
 /// A(i0, k0) and the (row, k) strides of A for NN (`T = false`) and TN (`T = true`).
-///
-/// # Safety
-/// `(i0, k0)` is inside A for the layout.
 #[inline(always)]
 unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, usize, usize) {
     if T {
@@ -274,9 +265,6 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
 /// left to right instead of down 2 KiB-strided columns.
-///
-/// # Safety
-/// As `gemm_part`, for this thread's rows `[i0, i1)` and 8-column panels `[p0, p1)`.
 unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     let mut buf = [0.0f32; KC * 8];
     let mut k0 = 0;
@@ -323,10 +311,6 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
 
 
 /// NT: R rows of A × S rows of B (= S output columns), dot products along K.
-///
-/// # Safety
-/// Rows `i0..i0 + R` of A, rows `j0..j0 + S` of B (both `k` long) and the matching elements of C are in
-/// bounds; those elements of C are this thread's.
 #[inline(always)]
 unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize) {
     let k4 = g.k & !3;
@@ -360,8 +344,6 @@ unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize
     }
 }
 
-/// # Safety
-/// As `tile_nt`, for rows `[i0, i1)`.
 #[inline(always)]
 unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
     let mut i = i0;
@@ -378,9 +360,6 @@ unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
 }
 
 /// NT over rows [i0,i1) and 2-column groups [p0,p1).
-///
-/// # Safety
-/// As `gemm_part`, for this thread's rows `[i0, i1)` and 2-column groups `[p0, p1)`.
 unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     for p in p0..p1 {
         let j0 = p * 2;
@@ -392,29 +371,46 @@ unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     }
 }
 
-/// Thread `tid` of `nt` computes its share: whole 8-column panels (2-column groups for NT) when the
-/// matrix has more of them than 4-row tiles, else whole row tiles.
-///
-/// # Safety
-/// `g`'s pointers address matrices of the extents its dimensions and leading dimensions give (A `m×k`,
-/// or `k×m` for TN; B `k×n`, or `n×k` for NT; C `m×n`; bias `n` floats or null; with `adam`, m and v shaped
-/// like C); C overlaps none of the others; every thread of the job passes the same `g`, so their shares
-/// of C are disjoint.
-pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
+/// Most tiles a product is cut into (see program.rs `tiles`): enough for two to four threads to balance,
+/// few enough that a tile of a weight-gradient product still covers two or more panels of B.
+pub const MAX_TILES: usize = 32;
+
+/// NT with a short K (dX of a narrow layer: K = its units) packs Bᵀ into panels and runs the NN
+/// micro-kernel: a dot product of 10 terms would spend more on its horizontal sum than on the products.
+#[inline]
+fn nt_dot(layout: u32, k: usize) -> bool {
+    layout == NT && k > NT_PACK_MAX_K
+}
+
+/// (column units, row units) a product can be split into: 8-column panels (2-column groups for the NT dot
+/// kernel) and 4-row tiles.
+pub fn units(layout: u32, m: usize, n: usize, k: usize) -> (usize, usize) {
+    (n.div_ceil(if nt_dot(layout, k) { 2 } else { 8 }), m.div_ceil(4))
+}
+
+/// Most tiles worth cutting a product into. With a short K (a weight gradient: K = the batch) a tile walks
+/// its panels across each output row — and in the fused Adam update the parameter, m and v rows — so it
+/// keeps at least 4 panels (128 bytes of each row) rather than hopping down 2 KiB-strided columns.
+pub fn max_tiles(layout: u32, m: usize, n: usize, k: usize) -> usize {
+    let (cols, rows) = units(layout, m, n, k);
+    let short_k = layout != NT && k < 256 && cols >= 8;
+    MAX_TILES.min(if short_k { (cols / 4).max(1) } else { cols.max(rows) })
+}
+
+/// Tile `tile` of `tiles` (see program.rs): whole column units when there are enough of them for every
+/// tile to get two or the matrix is wider than tall (each tile then packs only its own panels of B),
+/// else whole row tiles. Which split is chosen changes no result: every element is computed the same way.
+pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     if g.m == 0 || g.n == 0 {
         return;
     }
-    // NT with a short K (dX of a narrow layer: K = its units) packs Bᵀ into panels and runs the NN
-    // micro-kernel: a dot product of 10 terms would spend more on its horizontal sum than on the products.
-    let nt_dot = g.layout == NT && g.k > NT_PACK_MAX_K;
-    let cw = if nt_dot { 2 } else { 8 };
-    let col_units = g.n.div_ceil(cw);
-    let row_units = g.m.div_ceil(4);
-    let (i0, i1, p0, p1) = if col_units >= row_units || nt == 1 {
-        let (p0, p1) = split(col_units, tid, nt);
+    let nt_dot = nt_dot(g.layout, g.k);
+    let (col_units, row_units) = units(g.layout, g.m, g.n, g.k);
+    let (i0, i1, p0, p1) = if col_units >= row_units || col_units >= 2 * tiles || tiles == 1 {
+        let (p0, p1) = split(col_units, tile, tiles);
         (0, g.m, p0, p1)
     } else {
-        let (r0, r1) = split(row_units, tid, nt);
+        let (r0, r1) = split(row_units, tile, tiles);
         (r0 * 4, (r1 * 4).min(g.m), 0, col_units)
     };
     if i0 >= i1 || p0 >= p1 {
@@ -429,9 +425,6 @@ pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
 }
 
 /// Naive reference: the textbook triple loop, one thread.
-///
-/// # Safety
-/// As `gemm_part`, on one thread.
 #[cfg(feature = "reference")]
 pub unsafe fn gemm_naive(g: &Gemm) {
     for i in 0..g.m {
@@ -462,4 +455,45 @@ pub unsafe fn gemm_naive(g: &Gemm) {
             *g.c.add(i * g.ldc + j) = acc;
         }
     }
+}
+
+/// Register chains in `wl_peak_madd`: enough independent ones to cover the latency on both vector pipes,
+/// few enough to stay in the 16 vector registers V8 allocates on x64 (with the two constants).
+const PEAK_CHAINS: usize = 12;
+
+/// The machine's multiply-add peak on one thread, measured by the bench: `iters` rounds over PEAK_CHAINS
+/// registers, touching no memory. Returns a value depending on every chain so nothing can be dropped.
+///   form 0: `acc ← madd(acc, b, c)` — this build's `madd` (SIMD128 multiply then add, or relaxed-SIMD
+///           FMA); each chain's multiply waits for its last add, so nothing can be hoisted: 12 madds of
+///           8 flops per round.
+///   form 1: half the chains `acc ← acc + c`, half `acc ← acc · b` — the multiply and add pipes kept busy
+///           independently (no multiply→add latency on any chain): the SIMD128 peak without FMA, 6 madds'
+///           worth (48 flops) per round.
+/// The bench takes the faster form as the peak.
+#[no_mangle]
+pub extern "C" fn wl_peak_madd(iters: u32, seed: f32, form: u32) -> f32 {
+    let b = f32x4_splat(0.999_99);
+    let c = f32x4_splat(seed);
+    let mut acc = [f32x4_splat(0.0); PEAK_CHAINS];
+    for (r, a) in acc.iter_mut().enumerate() {
+        *a = f32x4_splat(seed + r as f32);
+    }
+    if form == 0 {
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = madd(*a, b, c);
+            }
+        }
+    } else {
+        for _ in 0..iters {
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = if r % 2 == 0 { f32x4_add(*a, c) } else { f32x4_mul(*a, b) };
+            }
+        }
+    }
+    let mut s = f32x4_splat(0.0);
+    for a in acc {
+        s = f32x4_add(s, a);
+    }
+    crate::hsum(s)
 }

@@ -2,9 +2,9 @@
 //!
 //! The TypeScript side owns all memory (an arena above `__heap_base`) and describes work as a *program*:
 //! a list of ops encoded as u32 words (see `program.rs`). One call to `wl_run` executes a whole program —
-//! a training step is one call — with every thread of the pool walking the same op list and meeting at a
-//! barrier after each op. The encoding is declared once in `ops.json` (`ops.rs` is generated from it); each
-//! op file implements `ops::Kernel` for its ops' decoded arguments and, in the test build (feature
+//! a training step is one call — with the pool's threads claiming the ops' tiles in order (`pool.rs`).
+//! The encoding is declared once in `ops.json` (`ops.rs` is generated from it); each op file implements
+//! `ops::Kernel` for its ops' decoded arguments (its tiling and its kernel) and, in the test build (feature
 //! `reference`), `ops::Reference`: the naive reference the tests compare the kernel with.
 #![no_std]
 #![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
@@ -28,9 +28,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Splits `units` work units into `nt` contiguous ranges; thread `tid` gets the `tid`-th.
+/// Splits `units` work units into `nt` contiguous ranges; tile `tid` gets the `tid`-th. (Kernels take a
+/// tile number and a tile count, named tid/nt: the pool runs each tile on whichever thread claims it.)
 /// Every kernel computes each output element the same way whatever range it falls in, so results do not
-/// depend on the thread count.
+/// depend on the thread count or on the tiling.
 #[inline]
 pub fn split(units: usize, tid: usize, nt: usize) -> (usize, usize) {
     let base = units / nt;
@@ -38,6 +39,13 @@ pub fn split(units: usize, tid: usize, nt: usize) -> (usize, usize) {
     let start = tid * base + tid.min(rem);
     let len = base + if tid < rem { 1 } else { 0 };
     (start, start + len)
+}
+
+/// Tiles for `work` units of work at about `unit` per tile, between 1 and `max`. Tiles of a few µs keep
+/// both threads busy on the small ops of a batch-32 step; more would cost more in claims than they gain.
+#[inline]
+pub fn tiles_for(work: usize, unit: usize, max: usize) -> u32 {
+    (work / unit).clamp(1, max.max(1)) as u32
 }
 
 /// `split` over `n` elements in blocks of 16, so every thread's range starts on a 64-byte boundary of
@@ -63,18 +71,12 @@ pub fn for_lanes(s: usize, e: usize, mut v: impl FnMut(usize), mut s1: impl FnMu
 }
 
 /// Loads 4 lanes at p[i..i+4] (unaligned).
-///
-/// # Safety
-/// `p.add(i)` starts 4 readable floats.
 #[inline(always)]
 pub(crate) unsafe fn ld(p: *const f32, i: usize) -> core::arch::wasm32::v128 {
     core::arch::wasm32::v128_load(p.add(i) as *const core::arch::wasm32::v128)
 }
 
 /// Stores 4 lanes at p[i..i+4] (unaligned).
-///
-/// # Safety
-/// `p.add(i)` starts 4 writable floats.
 #[inline(always)]
 pub(crate) unsafe fn st(p: *mut f32, i: usize, v: core::arch::wasm32::v128) {
     core::arch::wasm32::v128_store(p.add(i) as *mut core::arch::wasm32::v128, v)

@@ -19,6 +19,9 @@ impl Kernel for Loss {
             row(self, r);
         }
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
+    }
 }
 
 #[inline(always)]

@@ -8,6 +8,9 @@ impl Kernel for AccuracyArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         accuracy(self.kind, self.rows, self.cols, self.pred, self.labels, self.out, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
+    }
 }
 
 /// # Safety

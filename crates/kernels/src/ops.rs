@@ -3,7 +3,6 @@
 //! The op program's encoding: a program is a list of ops, each `[opcode, word count including these two, args…]`
 //! (u32 words; pointers are byte offsets into linear memory, f32 arguments their bit patterns). Each op's
 //! arguments decode into a struct of named fields; its kernel module implements `Kernel` (and `Reference`) for it.
-use core::sync::atomic::AtomicU32;
 
 /// opcode | REF runs the op's naive reference on thread 0 (test build only)
 pub const REF: u32 = 256;
@@ -77,35 +76,37 @@ pub mod code {
     pub const GEMM_ADAM: u32 = 17;
 }
 
-/// The thread pool's control block (pool.rs), one u32 word per field in this order; JS reads failed/started and notifies every word.
-#[repr(C)]
-pub struct Ctrl {
+/// The first words of the thread pool's control block (pool.rs `Ctrl`, checked at compile time), as JS reads them: failed and started, and every one of them is notified when a worker dies.
+pub mod ctrl {
     /// 0, or 1 + id of the thread that died (255: a worker died outside a job)
-    pub failed: AtomicU32,
+    pub const FAILED: usize = 0;
     /// set when the calling thread trapped mid-job: workers leave the job
-    pub abort: AtomicU32,
-    pub shutdown: AtomicU32,
-    /// bumped for each job
-    pub epoch: AtomicU32,
-    pub nthreads: AtomicU32,
+    pub const ABORT: usize = 1;
+    pub const SHUTDOWN: usize = 2;
+    /// bumped for each job; idle workers sleep on it
+    pub const EPOCH: usize = 3;
+    pub const NTHREADS: usize = 4;
     /// 0 on a browser main thread, where memory.atomic.wait traps
-    pub main_can_block: AtomicU32,
-    pub bar_count: AtomicU32,
-    pub bar_gen: AtomicU32,
+    pub const MAIN_CAN_BLOCK: usize = 5;
+    /// tiles of the current job finished; waiters sleep on it
+    pub const DONE: usize = 6;
+    pub const DONE_SLEEPERS: usize = 7;
     /// workers that have entered wl_worker_main
-    pub started: AtomicU32,
+    pub const STARTED: usize = 8;
+    pub const WORDS: usize = 9;
 }
 
-pub static CTRL: Ctrl = Ctrl {
-    failed: AtomicU32::new(0),
-    abort: AtomicU32::new(0),
-    shutdown: AtomicU32::new(0),
-    epoch: AtomicU32::new(0),
-    nthreads: AtomicU32::new(1),
-    main_can_block: AtomicU32::new(1),
-    bar_count: AtomicU32::new(0),
-    bar_gen: AtomicU32::new(0),
-    started: AtomicU32::new(0),
+// The pool's control block (pool.rs) must have these u32 words first, in this order: checked at compile time.
+const _: () = {
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, failed) == ctrl::FAILED * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, abort) == ctrl::ABORT * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, shutdown) == ctrl::SHUTDOWN * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, epoch) == ctrl::EPOCH * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, nthreads) == ctrl::NTHREADS * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, main_can_block) == ctrl::MAIN_CAN_BLOCK * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, done) == ctrl::DONE * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, done_sleepers) == ctrl::DONE_SLEEPERS * 4);
+    assert!(core::mem::offset_of!(crate::pool::Ctrl, started) == ctrl::STARTED * 4);
 };
 
 /// The kernel of an op: thread `tid` of `nt` does its share.
@@ -114,6 +115,11 @@ pub trait Kernel {
     /// Every pointer argument addresses the extent the op's declaration gives it (checked by nobody: the
     /// TypeScript side allocates them), and all `nt` threads of the job call it with the same arguments.
     unsafe fn run(&self, tid: usize, nt: usize);
+    /// How many tiles the op is cut into (`nt` of `run`): a function of its sizes only, never of the thread
+    /// count, so that a tile is the same work whoever runs it.
+    fn tiles(&self) -> u32 {
+        1
+    }
 }
 
 /// The naive reference of an op, run on one thread (test build only).
@@ -746,6 +752,33 @@ pub(crate) fn words(op: u32) -> Option<usize> {
 /// Whether `op` is a known opcode with `| REF` (references are compiled into the test build only).
 pub(crate) fn wants_reference(op: u32) -> bool {
     op & REF != 0 && matches!(op & !REF, code::GEMM | code::ACT_FWD | code::ACT_BWD | code::SOFTMAX_FWD | code::SOFTMAX_BWD | code::DROPOUT_FWD | code::MUL | code::LOSS | code::ACCURACY | code::SUM | code::COLSUM | code::ADAM | code::SGD | code::RMSPROP | code::GATHER | code::COUNT_NON_FINITE | code::GEMM_ADAM)
+}
+
+/// The tile count of an op (one for a reference).
+///
+/// # Safety
+/// As `decode`: `w` points at the op's argument words.
+pub(crate) unsafe fn tiles(op: u32, w: *const u32) -> u32 {
+    match op {
+        code::GEMM => GemmArgs::decode(w).tiles(),
+        code::ACT_FWD => ActFwdArgs::decode(w).tiles(),
+        code::ACT_BWD => ActBwdArgs::decode(w).tiles(),
+        code::SOFTMAX_FWD => SoftmaxFwdArgs::decode(w).tiles(),
+        code::SOFTMAX_BWD => SoftmaxBwdArgs::decode(w).tiles(),
+        code::DROPOUT_FWD => DropoutFwdArgs::decode(w).tiles(),
+        code::MUL => MulArgs::decode(w).tiles(),
+        code::LOSS => LossArgs::decode(w).tiles(),
+        code::ACCURACY => AccuracyArgs::decode(w).tiles(),
+        code::SUM => SumArgs::decode(w).tiles(),
+        code::COLSUM => ColsumArgs::decode(w).tiles(),
+        code::ADAM => AdamArgs::decode(w).tiles(),
+        code::SGD => SgdArgs::decode(w).tiles(),
+        code::RMSPROP => RmspropArgs::decode(w).tiles(),
+        code::GATHER => GatherArgs::decode(w).tiles(),
+        code::COUNT_NON_FINITE => CountNonFiniteArgs::decode(w).tiles(),
+        code::GEMM_ADAM => GemmAdamArgs::decode(w).tiles(),
+        _ => 1,
+    }
 }
 
 /// The declared requirements of an op's arguments.

@@ -19,17 +19,26 @@ impl Kernel for AdamArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         adam(&self.adam(), tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
 }
 
 impl Kernel for Sgd {
     unsafe fn run(&self, tid: usize, nt: usize) {
         sgd(self, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
 }
 
 impl Kernel for RmsProp {
     unsafe fn run(&self, tid: usize, nt: usize) {
         rmsprop(self, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
     }
 }
 

@@ -16,6 +16,9 @@ impl Kernel for ColsumArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         colsum(self.rows, self.cols, self.x, self.out, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 4096, self.cols.div_ceil(4))
+    }
 }
 
 #[cfg(feature = "reference")]

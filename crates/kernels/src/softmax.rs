@@ -9,6 +9,9 @@ impl Kernel for SoftmaxFwdArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         forward(self.rows, self.cols, self.x, self.y, tid, nt)
     }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
+    }
 }
 
 #[cfg(feature = "reference")]
@@ -21,6 +24,9 @@ impl crate::ops::Reference for SoftmaxFwdArgs {
 impl Kernel for SoftmaxBwdArgs {
     unsafe fn run(&self, tid: usize, nt: usize) {
         backward(self.rows, self.cols, self.y, self.dy, self.dx, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
     }
 }
 
