@@ -8,6 +8,7 @@ import { backend } from './backend/backend.js';
 import { normal, uniform01 } from './random.js';
 import { Tensor, sizeOf } from './tensor.js';
 import type { WeightView } from './callbacks/base.js';
+import type { SnakeCase } from './names.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
 const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear'];
@@ -200,10 +201,10 @@ export class Flatten extends Layer {
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: ActivationName | string;
+  activation?: ActivationName;
   useBias?: boolean;
-  kernelInitializer?: InitializerName | string;
-  biasInitializer?: InitializerName | string;
+  kernelInitializer?: InitializerName | SnakeCase<InitializerName>;
+  biasInitializer?: InitializerName | SnakeCase<InitializerName>;
 }
 
 export class Dense extends Layer {

@@ -231,8 +231,11 @@ describe('model configuration', () => {
 
   it('unknown activation, loss, optimizer, metric and initializer names list the valid ones', () =>
     noLeak(async () => {
+      // JavaScript callers are not type-checked: the names are checked at run time too.
+      // @ts-expect-error not an activation name
       expect(() => layers.dense({ units: 3, activation: 'gelu' })).toThrow(/unknown activation "gelu" \(valid: 'relu', 'sigmoid', 'tanh', 'softmax', 'linear'\)/);
       expect(() => layers.dense({ units: 3, activation: 5 as never })).toThrow(/unknown activation 5 \(valid: /);
+      // @ts-expect-error not an initializer name
       expect(() => layers.dense({ units: 3, kernelInitializer: 'orthogonal' })).toThrow(/unknown initializer "orthogonal" \(valid: glorotUniform, glorotNormal, heUniform, heNormal, zeros, ones\)/);
       const m = model();
       expect(() => m.compile({ optimizer: 'adam', loss: 'hinge' })).toThrow(

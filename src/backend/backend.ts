@@ -7,7 +7,7 @@
  * `backendInfo().reason` and with a console warning. In Node the module can also be created synchronously
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
-import { Arena, OutOfMemoryError } from './memory.js';
+import { Arena, OutOfMemoryError, type LinearMemory } from './memory.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface InitOptions {
@@ -18,7 +18,7 @@ export interface InitOptions {
   /** Where the .wasm files are (browsers/bundlers); defaults to the files shipped beside this module. */
   wasmUrls?: Partial<Record<Variant, string | URL>>;
   /** Compiled bytes to use instead of loading a file (tests, custom hosting). */
-  wasmBinary?: Partial<Record<Variant, BufferSource>>;
+  wasmBinary?: Partial<Record<Variant, ArrayBuffer | ArrayBufferView<ArrayBuffer>>>;
   /**
    * Use the relaxed-SIMD build (fused multiply-add in the GEMMs) where the runtime supports it. Default
    * true. Its results differ from the SIMD128 build's in the last bits; set false for results that are
@@ -101,7 +101,7 @@ export class Backend {
 
   private constructor(
     private readonly exports: Exports,
-    readonly memory: WebAssembly.Memory,
+    private readonly wasmMemory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
     readonly info: BackendInfo,
     readonly maxBytes: number,
@@ -109,11 +109,19 @@ export class Backend {
     /** What init asked for (the pool may have fewer threads, see info.reason). */
     readonly config: { threads: number; maxMemoryMB: number },
   ) {
-    this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
+    this.arena = new Arena(wasmMemory, (exports.__heap_base.value as number) >>> 0, maxBytes);
     exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
   }
 
-  /** Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`). */
+  /** The wasm linear memory (typed by what callers use, so the published types need no WebAssembly lib). */
+  get memory(): LinearMemory {
+    return this.wasmMemory;
+  }
+
+  /**
+   * Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`).
+   * @internal
+   */
   static create(module: WebAssembly.Module, variant: Variant, opts: { threads: number; maxMemoryMB: number; reason?: string }): Backend {
     const shared = variant.endsWith('threads');
     const maxBytes = Math.min(opts.maxMemoryMB * 2 ** 20, 4 * 2 ** 30 - PAGE);
@@ -165,7 +173,7 @@ export class Backend {
     const started: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
       const stack = this.arena.alloc(WORKER_STACK);
-      const data = { module: this.module, memory: this.memory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
+      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
       started.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: { type: string; tid: number; message?: string }) => {
@@ -380,7 +388,7 @@ function wasmUrl(variant: Variant, opts: InitOptions): URL | string {
   return opts.wasmUrls?.[variant] ?? defaultUrl(variant);
 }
 
-function givenBinary(variant: Variant, opts: InitOptions): BufferSource | undefined {
+function givenBinary(variant: Variant, opts: InitOptions): ArrayBuffer | ArrayBufferView<ArrayBuffer> | undefined {
   return opts.wasmBinary?.[variant];
 }
 

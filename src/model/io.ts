@@ -21,7 +21,7 @@
  * (`{ modelTopology, weightSpecs, weightData }`), or any tfjs IOHandler with `load()` (`tf.io.fromMemory`,
  * `tf.io.browserFiles`, …).
  */
-import { Dense, Dropout, Flatten, type InitializerName, type Layer } from '../layers.js';
+import { Dense, Dropout, Flatten, type ActivationName, type InitializerName, type Layer } from '../layers.js';
 import { Adam, RMSprop, SGD, type Optimizer } from '../optimizers.js';
 import { sizeOf } from '../tensor.js';
 import { Sequential, type CompileArgs } from './sequential.js';
@@ -627,7 +627,7 @@ function parseTopology(topology: unknown, where: string): ParsedTopology {
             new Dense({
               ...base,
               units: c.units as number,
-              activation: (activation ?? 'linear') as string,
+              activation: (activation ?? 'linear') as ActivationName, // checked by Dense
               useBias: (useBias ?? true) as boolean,
               kernelInitializer: parseInitializer(pick(c, 'kernel_initializer', 'kernelInitializer'), 'glorotUniform'),
               biasInitializer: parseInitializer(pick(c, 'bias_initializer', 'biasInitializer'), 'zeros'),
