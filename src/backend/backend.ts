@@ -8,6 +8,7 @@
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
 import { Arena, OutOfMemoryError, type LinearMemory } from './memory.js';
+import { isNode as isNodeRuntime, nodeBuiltin } from '../platform.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface InitOptions {
@@ -55,7 +56,7 @@ interface Exports {
   wl_debug_trap_on(tid: number): number;
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
+const isNode = isNodeRuntime();
 const PAGE = 65536;
 const WORKER_STACK = 256 * 1024;
 
@@ -209,7 +210,7 @@ export class Backend {
 
   private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
     if (isNode) {
-      const { Worker } = await import('node:worker_threads');
+      const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
       w.on('message', onMessage);
       w.on('error', (e) => onMessage({ type: 'error', tid: (data as any).tid, message: String(e) }));
@@ -340,7 +341,7 @@ let pending: Promise<Backend> | null = null;
 function defaultThreads(): number {
   let n = 1;
   if (isNode) {
-    const os = (globalThis as any).process?.getBuiltinModule?.('node:os');
+    const os = nodeBuiltin<typeof import('node:os')>('node:os');
     n = os?.availableParallelism?.() ?? os?.cpus?.().length ?? 1;
   } else n = (globalThis as any).navigator?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(8, n));
@@ -421,8 +422,8 @@ export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
     try {
       if (bin) module = await WebAssembly.compile(bin);
       else if (isNode && (typeof url !== 'string' || url.startsWith('file:') || !/^[a-z]+:/i.test(url))) {
-        const fs = await import('node:fs/promises');
-        const { fileURLToPath } = await import('node:url');
+        const fs = nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises')!;
+        const { fileURLToPath } = nodeBuiltin<typeof import('node:url')>('node:url')!;
         const path = typeof url === 'string' && !url.startsWith('file:') ? url : fileURLToPath(url);
         module = await WebAssembly.compile(new Uint8Array(await fs.readFile(path)));
       } else {
@@ -453,8 +454,8 @@ export function backend(): Backend {
   if (pending) throw new Error('wasm-layers: init() is still running; await it before using tensors.');
   const o = resolveOptions({});
   const url = wasmUrl(o.variant, {}) as URL;
-  const fs = (globalThis as any).process.getBuiltinModule('node:fs');
-  const { fileURLToPath } = (globalThis as any).process.getBuiltinModule('node:url');
+  const fs = nodeBuiltin<typeof import('node:fs')>('node:fs')!;
+  const { fileURLToPath } = nodeBuiltin<typeof import('node:url')>('node:url')!;
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = fs.readFileSync(fileURLToPath(url));
