@@ -129,7 +129,8 @@ const model = sequential([layers.dense({ units: 4, activation: 'relu', inputShap
 model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
 model.compile({ optimizer: optimizers.sgd({ learningRate: 0.1, momentum: 0.9 }), loss: 'mean_squared_error' });
 const x: Tensor = tensor([1, 2, 3, 4], [2, 2]);
-const lossOnly: number = model.evaluate(x, tensor([0, 1], [2], 'int32'));
+const byName: Record<string, number> = model.evaluate(x, tensor([0, 1], [2], 'int32'), { returnDict: true });
+const lossOnly: number = byName.loss;
 void lossOnly;
 // @ts-expect-error a misspelt loss name must not compile
 model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropyy' });
