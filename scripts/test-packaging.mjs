@@ -86,7 +86,8 @@ await check('npm pack builds a tarball', () => {
     }
   }
   assert(files.includes('LICENSE'), 'no LICENSE in the package');
-  const stray = files.filter((f) => /^(test|crates|bench|scripts)\//.test(f) || f.endsWith('.rs'));
+  const shipped = new Set(['scripts/serve-examples.mjs']); // the demo's server (`npx wasm-layers demo`)
+  const stray = files.filter((f) => !shipped.has(f) && (/^(test|crates|bench|scripts)\//.test(f) || f.endsWith('.rs')));
   assert(stray.length === 0, `files that do not belong in the package: ${stray.slice(0, 5).join(', ')}`);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   for (const k of ['repository', 'homepage', 'license']) assert(pkg[k], `package.json has no "${k}"`);
