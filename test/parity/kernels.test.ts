@@ -4,7 +4,7 @@
  * What this proves: for seeded random inputs of several shapes (odd sizes, sizes that are not multiples
  * of the 4-lane / 8-column / 16-element blocks, a K above the GEMM's 1024 K-chunk), every kernel we train
  * with computes what tfjs computes, forward and backward, through the same host-array entry points the
- * other suites use (src/backend/kernels.ts, src/ops.ts), with the thread pool running:
+ * other suites use (test/helpers/kernels.ts, src/ops.ts), with the thread pool running:
  *   - GEMM: ops.matMul in all four transpose combinations; kernels.gemm in its NN / NT / TN layouts with
  *     no epilogue, bias, relu and bias+relu (vs tf.relu(tf.add(tf.matMul(…), bias))); the dense layer's
  *     backward products dW = Xᵀ·dY, dX = dY·Wᵀ, db = colsum(dY) (and through a relu) vs tf.grads.

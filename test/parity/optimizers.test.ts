@@ -2,7 +2,7 @@
  * Parity suite — optimizers against tfjs-core's tf.train.* on @tensorflow/tfjs-backend-wasm (4.22).
  *
  * What this proves: starting from the same parameters and fed the same gradient at every step, several
- * steps of our update kernels (src/backend/kernels.ts: adamStep, sgdStep, rmspropStep; and the fused
+ * steps of our update kernels (test/helpers/kernels.ts: adamStep, sgdStep, rmspropStep; and the fused
  * weight-gradient GEMM + Adam op the dense layers train with) leave the parameters — and the optimizer
  * state (Adam's m and v, the momentum accumulator, RMSprop's mean square) — where tf.train.adam / sgd /
  * momentum (with and without Nesterov) / rmsprop leave a tf.variable via applyGradients. Gradients come
