@@ -8,7 +8,7 @@
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
 import { Arena, OutOfMemoryError } from './memory.js';
-import { WORKER_SOURCE } from './worker-source.js';
+import { DeathKind, Fault, STATUS_SLOTS, Status, WATCHDOG_SOURCE, WORKER_SOURCE } from './worker-source.js';
 
 export interface InitOptions {
   /** Threads including the calling one. Default: the number of cores (at most 8). 1 disables the pool. */
@@ -87,6 +87,9 @@ interface PoolWorker {
   terminate(): unknown;
 }
 
+/** Ways a test can make a pool worker die inside a job (see `debugKillWorker`). */
+export type WorkerDeath = 'trap' | 'exit' | 'out-of-memory' | 'silent';
+
 export class Backend {
   readonly arena: Arena;
   private disposed = false;
@@ -95,6 +98,12 @@ export class Backend {
   private poolThreads = 1;
   private poolReady: Promise<void> = Promise.resolve();
   private workerErrors: string[] = [];
+  /** Per thread: test fault hook, how it died, its exit code (see worker-source.ts). */
+  private readonly status = new Int32Array(new SharedArrayBuffer(64 * STATUS_SLOTS * 4));
+  /** [0] = 1 while worker deaths are unexpected; 0 while the pool is being shut down. */
+  private readonly armed = new Int32Array(new SharedArrayBuffer(4));
+  private watchdog: (PoolWorker & { postMessage(m: unknown, transfer?: any[]): void }) | null = null;
+  private retiring = false;
   private i32cache: Int32Array | null = null;
   private viewCache: { buf: ArrayBufferLike; f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   private u32prog: { ptr: number; words: number } | null = null;
@@ -162,10 +171,12 @@ export class Backend {
 
   private async startPool(threads: number): Promise<void> {
     const ctrlPtr = this.exports.wl_pool_ctrl();
+    Atomics.store(this.armed, 0, 1);
+    if (isNode) await this.startWatchdog(ctrlPtr);
     const started: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
       const stack = this.arena.alloc(WORKER_STACK);
-      const data = { module: this.module, memory: this.memory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
+      const data = { module: this.module, memory: this.memory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr, status: this.status.buffer };
       started.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: { type: string; tid: number; message?: string }) => {
@@ -177,7 +188,7 @@ export class Backend {
             }
           };
           const onExit = () => {
-            if (!this.disposed) this.markBroken(`worker thread ${tid} exited unexpectedly`);
+            if (!this.disposed && !this.retiring) this.markBroken(this.deathMessage(tid));
             reject(new Error(`wasm-layers: worker thread ${tid} exited before it started`));
           };
           this.spawn(data, onMessage, onExit).then((w) => this.workers.push(w), reject);
@@ -199,10 +210,47 @@ export class Backend {
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
   }
 
-  private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
+  /**
+   * Node: the thread that notices pool workers dying while the calling thread is blocked in wasm (see
+   * WATCHDOG_SOURCE). Browsers have no portable way to observe a worker's end from another thread; there
+   * `terminate()` of a pool worker is caught by the wrapper `spawn` installs.
+   */
+  private async startWatchdog(ctrlPtr: number): Promise<void> {
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(WATCHDOG_SOURCE, { eval: true });
+    w.unref();
+    w.on('error', () => undefined); // its death only means less protection, never a failure of the pool
+    w.postMessage({ memory: this.memory, ctrl: ctrlPtr, armed: this.armed.buffer });
+    this.watchdog = w;
+  }
+
+  /** Records that we end worker `tid` ourselves (`terminate()` called on it), then lets it end. */
+  private wrapTerminate(w: PoolWorker, tid: number): void {
+    const terminate = w.terminate.bind(w);
+    w.terminate = () => {
+      if (Atomics.load(this.armed, 0) === 1) {
+        Atomics.compareExchange(this.status, tid * STATUS_SLOTS + Status.KIND, DeathKind.UNKNOWN, DeathKind.TERMINATED);
+        this.flagFailed(tid + 1);
+      }
+      return terminate();
+    };
+  }
+
+  private async spawn(data: { tid: number }, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
     if (isNode) {
-      const { Worker } = await import('node:worker_threads');
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      const { Worker, MessageChannel } = await import('node:worker_threads');
+      // The lifeline: the worker holds one end; the watchdog hears the other close when the worker ends.
+      const { port1, port2 } = new MessageChannel();
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { ...data, lifeline: port1 },
+        transferList: [port1],
+        // A pool worker's JS heap holds almost nothing; a small limit makes a leak end that worker (which the
+        // pool reports) instead of growing toward the whole process' limit.
+        resourceLimits: { maxOldGenerationSizeMb: 64 },
+      });
+      this.watchdog?.postMessage({ port: port2, tid: data.tid }, [port2]);
+      this.wrapTerminate(w, data.tid);
       w.on('message', onMessage);
       w.on('error', (e) => onMessage({ type: 'error', tid: (data as any).tid, message: String(e) }));
       w.on('exit', onExit);
@@ -213,6 +261,7 @@ export class Backend {
     }
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
     const w = new Worker(url);
+    this.wrapTerminate(w, data.tid);
     w.onmessage = (ev) => onMessage(ev.data);
     w.onerror = (ev) => {
       onMessage({ type: 'error', tid: (data as any).tid, message: ev.message });
@@ -225,15 +274,24 @@ export class Backend {
     if (this.broken) return;
     this.broken = why;
     // Wake a calling thread that may be waiting on the dead worker.
+    this.flagFailed(255);
+  }
+
+  /** Sets the control block's `failed` (unless already set) and wakes every waiter. */
+  private flagFailed(who: number): void {
     const c = this.ctrl();
     const base = this.exports.wl_pool_ctrl() >> 2;
-    Atomics.compareExchange(c, base, 0, 255);
+    Atomics.compareExchange(c, base, 0, who);
     for (let k = 0; k < 9; k++) Atomics.notify(c, base + k);
   }
 
   private check(): void {
     if (this.disposed) throw new Error('wasm-layers: the backend was disposed; call init() again');
-    if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); call init() again (tensors and models made before are lost)`);
+    if (this.broken) {
+      // What the worker's 'error' event said, if it arrived after the failure was first reported.
+      const late = this.workerErrors.length && !this.broken.includes(this.workerErrors[0].split('\n')[0]) ? `; ${this.workerErrors[0].split('\n')[0]}` : '';
+      throw new Error(`wasm-layers: the thread pool is broken (${this.broken}${late}); call init() again (tensors and models made before are lost)`);
+    }
   }
 
   /** Runs a program of `words` u32 words at byte offset `ptr` (once per training step: allocates nothing). */
@@ -265,12 +323,33 @@ export class Backend {
     const c = this.ctrl();
     const who = Atomics.load(c, this.exports.wl_pool_ctrl() >> 2);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
-    return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
+    if (who === 255 || who === 0) return `a worker thread died${detail}`;
+    return this.deathMessage(who - 1);
+  }
+
+  /** Why worker `tid` died, as far as is known (see DeathKind). */
+  private deathMessage(tid: number): string {
+    const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
+    const kind = Atomics.load(this.status, tid * STATUS_SLOTS + Status.KIND);
+    if (kind === DeathKind.TRAP) return `worker thread ${tid} died during a kernel${detail}`;
+    if (kind === DeathKind.EXIT) return `worker thread ${tid} died: its thread exited with code ${Atomics.load(this.status, tid * STATUS_SLOTS + Status.CODE)} (process.exit() or its event loop ended)`;
+    if (kind === DeathKind.TERMINATED) return `worker thread ${tid} died: it was stopped with Worker.terminate()`;
+    return `worker thread ${tid} died: its thread ended without a word (out of memory, terminated or crashed)${detail}`;
   }
 
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
+    this.debugKillWorker(tid, 'trap');
+  }
+
+  /**
+   * Test hook: thread `tid` dies inside a job, reporting the trap as usual (`'trap'`) or, without a word
+   * to the calling thread, by `process.exit`, by running out of JS heap, or by just ending (Node only).
+   */
+  debugKillWorker(tid: number, how: WorkerDeath): void {
     this.check();
+    const fault = { trap: Fault.REPORT, exit: Fault.EXIT, 'out-of-memory': Fault.OUT_OF_MEMORY, silent: Fault.SILENT }[how];
+    if (tid >= 1 && tid < 64) Atomics.store(this.status, tid * STATUS_SLOTS + Status.FAULT, fault);
     let rc: number;
     try {
       rc = this.exports.wl_debug_trap_on(tid);
@@ -299,9 +378,14 @@ export class Backend {
   }
 
   private shutdownWorkers(): void {
+    // Ending them now is expected: neither the watchdog nor the exit listeners may call it a failure.
+    Atomics.store(this.armed, 0, 0);
+    this.retiring = true;
     this.exports.wl_pool_config(1, this.mainCanBlock ? 1 : 0);
     this.exports.wl_pool_shutdown();
     for (const w of this.workers) void w.terminate();
+    void this.watchdog?.terminate();
+    this.watchdog = null;
     this.workers.length = 0;
     this.poolThreads = 1;
     this.info.threads = 1;
