@@ -3,7 +3,7 @@
  * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
  * where only URL sources work.
  */
-import { decodeIdx, type IdxArray } from './idx.js';
+import { DEFAULT_MAX_IDX_BYTES, decodeIdx, type IdxArray } from './idx.js';
 
 /** File names of the four IDX files, without a `.gz` suffix (it is tried automatically). */
 export interface MnistFileNames {
@@ -39,6 +39,8 @@ export interface MnistLoadOptions {
   numClasses?: number;
   /** Expected [rows, cols] of each image (default [28, 28]). */
   imageShape?: [number, number];
+  /** Largest file, compressed or inflated, that is read (default 1 GiB, see DEFAULT_MAX_IDX_BYTES). */
+  maxBytes?: number;
 }
 
 export const MNIST_FILE_NAMES: Readonly<MnistFileNames> = Object.freeze({
@@ -101,25 +103,92 @@ function describe(loc: Location): string {
   return loc.kind === 'file' ? loc.path : loc.url.href;
 }
 
+function mb(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MB`;
+}
+
+/**
+ * Reads a local file that must be a regular file of at most `maxBytes`. It is opened non-blocking and
+ * checked with fstat before any read, so a FIFO nobody writes to, a device (/dev/zero) or a directory gets
+ * an error instead of a hang or an endless read; the size is the one fstat gave, so a file that grows
+ * while read cannot make us read more. Returns null when the file does not exist.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  const fs = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  let fh: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    fh = await fs.open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') return null;
+    throw new Error(`${path}: cannot read file: ${e instanceof Error ? e.message : e}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new Error(`${path}: cannot read file: it is ${kind}, not a regular file`);
+    }
+    if (st.size > maxBytes) throw new Error(`${path}: file is ${mb(st.size)}, more than the ${mb(maxBytes)} limit (pass maxBytes to read bigger files)`);
+    const out = new Uint8Array(st.size);
+    let off = 0;
+    while (off < out.length) {
+      const { bytesRead } = await fh.read(out, off, out.length - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return out.subarray(0, off);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${path}: `)) throw e;
+    throw new Error(`${path}: cannot read file: ${e instanceof Error ? e.message : e}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads a response body of at most `maxBytes`, stopping (and cancelling the download) beyond it. */
+async function readBody(res: Response, what: string, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooBig = () => new Error(`${what}: response is more than ${mb(maxBytes)}, the limit (pass maxBytes to read bigger files)`);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    total += r.value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    chunks.push(r.value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
 /** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */
-async function readLocation(loc: Location): Promise<Uint8Array | null> {
+async function readLocation(loc: Location, maxBytes: number): Promise<Uint8Array | null> {
   if (loc.kind === 'url' && loc.url.protocol === 'file:' && isNode()) {
     const { fileURLToPath } = await import('node:url');
-    return readLocation({ kind: 'file', path: fileURLToPath(loc.url) });
+    return readLocation({ kind: 'file', path: fileURLToPath(loc.url) }, maxBytes);
   }
   if (loc.kind === 'file') {
     if (!isNode()) {
       throw new Error(`${loc.path}: cannot read local files in a browser; pass a URL instead`);
     }
-    const fs = await import('node:fs/promises');
-    try {
-      const buf = await fs.readFile(loc.path);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'ENOENT') return null;
-      throw new Error(`${loc.path}: cannot read file: ${e instanceof Error ? e.message : e}`);
-    }
+    return readRegularFile(loc.path, maxBytes);
   }
   let res: Response;
   try {
@@ -135,7 +204,7 @@ async function readLocation(loc: Location): Promise<Uint8Array | null> {
     await res.body?.cancel();
     throw new Error(`${loc.url.href}: HTTP ${res.status} ${res.statusText}`);
   }
-  return new Uint8Array(await res.arrayBuffer());
+  return readBody(res, loc.url.href, maxBytes);
 }
 
 /** The location itself and, unless it already ends in `.gz`, the same with `.gz` appended. */
@@ -169,12 +238,12 @@ async function inside(base: string | URL, name: string): Promise<Location> {
 }
 
 /** Reads and decodes one IDX file, trying the plain name first and then `.gz`. */
-async function loadIdx(loc: Location): Promise<{ array: IdxArray; from: string }> {
+async function loadIdx(loc: Location, maxBytes: number): Promise<{ array: IdxArray; from: string }> {
   const tried: string[] = [];
   for (const c of candidates(loc)) {
-    const bytes = await readLocation(c);
+    const bytes = await readLocation(c, maxBytes);
     tried.push(describe(c));
-    if (bytes !== null) return { array: await decodeIdx(bytes, describe(c)), from: describe(c) };
+    if (bytes !== null) return { array: await decodeIdx(bytes, describe(c), maxBytes), from: describe(c) };
   }
   throw new Error(`${describe(loc)}: file not found (tried ${tried.join(', ')})`);
 }
@@ -227,8 +296,22 @@ export async function loadMnistLike(
   names: Partial<MnistFileNames> = {},
   options: MnistLoadOptions = {},
 ): Promise<MnistLike> {
+  if (options === null || typeof options !== 'object') throw new Error(`loadMnistLike: options must be an object, got ${options === null ? 'null' : typeof options}`);
   const numClasses = options.numClasses ?? 10;
   const imageShape = options.imageShape ?? [28, 28];
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_IDX_BYTES;
+  if (typeof maxBytes !== 'number' || !(maxBytes > 0)) throw new Error(`loadMnistLike: maxBytes must be a positive number, got ${String(maxBytes)}`);
+  if (
+    source !== undefined &&
+    typeof source !== 'string' &&
+    !(source instanceof URL) &&
+    (source === null || typeof source !== 'object' || Array.isArray(source))
+  ) {
+    throw new Error(
+      `loadMnistLike: source must be a directory path, a URL, or { trainImages, trainLabels, testImages, testLabels }; got ${source === null ? 'null' : Array.isArray(source) ? 'an array' : `${typeof source} ${String(source)}`}`,
+    );
+  }
+  if (source === '') throw new Error('loadMnistLike: source is an empty string; give a directory path or a URL');
   const n: MnistFileNames = { ...MNIST_FILE_NAMES, ...names };
   const keys = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
 
@@ -246,7 +329,7 @@ export async function loadMnistLike(
   }
 
   // Load in parallel, but report the first failure in file order so errors are deterministic.
-  const settled = await Promise.allSettled(locs.map(loadIdx));
+  const settled = await Promise.allSettled(locs.map((l) => loadIdx(l, maxBytes)));
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   const [trainImages, trainLabels, testImages, testLabels] = settled.map(
     (r) => (r as PromiseFulfilledResult<{ array: IdxArray; from: string }>).value,
