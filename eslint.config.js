@@ -13,4 +13,14 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Wasm byte offsets reach 4 GiB: a signed shift turns one above 2 GiB negative and silently indexes the
+    // wrong element. The library uses only unsigned shifts.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "BinaryExpression[operator='>>']", message: 'Use >>> : byte offsets above 2 GiB must stay unsigned.' },
+        { selector: "AssignmentExpression[operator='>>=']", message: 'Use >>>= : byte offsets above 2 GiB must stay unsigned.' }],
+    },
+  },
 );

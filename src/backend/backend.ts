@@ -204,7 +204,7 @@ export class Backend {
     }
     // Workers report ready just before entering the loop; wait until all are in it.
     const c = this.ctrl();
-    while (Atomics.load(c, (ctrlPtr >> 2) + 8) < threads - 1) await new Promise((r) => setTimeout(r, 1));
+    while (Atomics.load(c, (ctrlPtr >>> 2) + 8) < threads - 1) await new Promise((r) => setTimeout(r, 1));
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
@@ -280,7 +280,7 @@ export class Backend {
   /** Sets the control block's `failed` (unless already set) and wakes every waiter. */
   private flagFailed(who: number): void {
     const c = this.ctrl();
-    const base = this.exports.wl_pool_ctrl() >> 2;
+    const base = this.exports.wl_pool_ctrl() >>> 2;
     Atomics.compareExchange(c, base, 0, who);
     for (let k = 0; k < 9; k++) Atomics.notify(c, base + k);
   }
@@ -321,7 +321,7 @@ export class Backend {
 
   private failedWorkerMessage(): string {
     const c = this.ctrl();
-    const who = Atomics.load(c, this.exports.wl_pool_ctrl() >> 2);
+    const who = Atomics.load(c, this.exports.wl_pool_ctrl() >>> 2);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
     if (who === 255 || who === 0) return `a worker thread died${detail}`;
     return this.deathMessage(who - 1);

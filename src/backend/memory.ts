@@ -75,7 +75,7 @@ export class Arena {
     let lo = 0;
     let hi = this.free.length;
     while (lo < hi) {
-      const mid = (lo + hi) >> 1;
+      const mid = (lo + hi) >>> 1;
       if (this.free[mid].ptr < ptr) lo = mid + 1;
       else hi = mid;
     }

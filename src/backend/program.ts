@@ -80,11 +80,11 @@ export class Program {
 
   /** Overwrites argument word `at` (as returned by `ProgramBuilder.op` plus the argument's index). */
   patchU32(at: number, value: number): void {
-    this.b.views().u32[(this.ptr >> 2) + at] = value >>> 0;
+    this.b.views().u32[(this.ptr >>> 2) + at] = value >>> 0;
   }
 
   patchF32(at: number, value: number): void {
-    this.b.views().f32[(this.ptr >> 2) + at] = value;
+    this.b.views().f32[(this.ptr >>> 2) + at] = value;
   }
 
   run(): void {

@@ -51,7 +51,7 @@ function start(d, post) {
 }
 function markFailed(d) {
   const i32 = new Int32Array(d.memory.buffer);
-  const c = d.ctrl >> 2;
+  const c = d.ctrl >>> 2;
   Atomics.compareExchange(i32, c, 0, d.tid + 1);
   for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
 }

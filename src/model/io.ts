@@ -727,7 +727,7 @@ function locate(specs: WeightSpec[], data: Uint8Array, where: string): Located[]
 
 function float16ToFloat32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
+  const e = (h >>> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
   if (e === 31) return f ? NaN : s * Infinity;

@@ -164,11 +164,11 @@ export class Plan {
   }
 
   loss(): number {
-    return this.b.views().f32[this.statsPtr >> 2];
+    return this.b.views().f32[this.statsPtr >>> 2];
   }
 
   accuracy(): number {
-    return this.b.views().f32[(this.statsPtr >> 2) + 1];
+    return this.b.views().f32[(this.statsPtr >>> 2) + 1];
   }
 
   dispose(): void {

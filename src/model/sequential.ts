@@ -260,7 +260,7 @@ export class Sequential implements CallbackModel {
       this.indexBuffers.set(slot, ib);
     }
     const ptr = ib.ptr;
-    return { ptr, view: () => this.b!.views().i32.subarray(ptr >> 2, (ptr >> 2) + n) };
+    return { ptr, view: () => this.b!.views().i32.subarray(ptr >>> 2, (ptr >>> 2) + n) };
   }
 
   private plan(kind: PlanSpec['kind'], batch: number, source: Source, indexPtr: number): Plan {
@@ -547,7 +547,7 @@ export class Sequential implements CallbackModel {
         const plan = this.plan('predict', bs, p.source, ib.ptr);
         plan.run(s);
         const f32 = this.b!.views().f32;
-        (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >> 2, (plan.outputPtr >> 2) + bs * units), s * units);
+        (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >>> 2, (plan.outputPtr >>> 2) + bs * units), s * units);
       }
       return out;
     } finally {
@@ -640,7 +640,7 @@ function countNonFinite(t: Tensor): number {
   const res = b.arena.alloc(16);
   try {
     runOp(Op.COUNT_NONFINITE, [t.size, t.ptr, res], b);
-    return b.views().u32[res >> 2];
+    return b.views().u32[res >>> 2];
   } finally {
     b.arena.release(res);
   }

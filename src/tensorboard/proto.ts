@@ -62,6 +62,7 @@ export class ProtoWriter {
       this.reserve(10);
       while (v >= 0x80n) {
         this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
+        // eslint-disable-next-line no-restricted-syntax -- a BigInt has no >>>; v is already unsigned (asUintN)
         v >>= 7n;
       }
       this.buf[this.len++] = Number(v);
