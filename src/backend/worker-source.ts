@@ -90,7 +90,7 @@ parentPort.on('message', (m) => {
   m.port.on('close', () => {
     if (!memory || Atomics.load(armed, 0) !== 1) return;
     const i32 = new Int32Array(memory.buffer);
-    const c = ctrl >> 2;
+    const c = ctrl >>> 2;
     Atomics.compareExchange(i32, c, 0, m.tid + 1);
     for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
   });
