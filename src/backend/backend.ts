@@ -99,9 +99,9 @@ export class Backend {
   private poolReady: Promise<void> = Promise.resolve();
   private workerErrors: string[] = [];
   /** Per thread: test fault hook, how it died, its exit code (see worker-source.ts). */
-  private readonly status = new Int32Array(new SharedArrayBuffer(64 * STATUS_SLOTS * 4));
+  private readonly status = new Int32Array(sharedBuffer(64 * STATUS_SLOTS * 4));
   /** [0] = 1 while worker deaths are unexpected; 0 while the pool is being shut down. */
-  private readonly armed = new Int32Array(new SharedArrayBuffer(4));
+  private readonly armed = new Int32Array(sharedBuffer(4));
   private watchdog: (PoolWorker & { postMessage(m: unknown, transfer?: any[]): void }) | null = null;
   private retiring = false;
   private i32cache: Int32Array | null = null;
@@ -396,6 +396,11 @@ export class Backend {
     this.disposed = true;
     this.shutdownWorkers();
   }
+}
+
+/** Shared with workers where the runtime allows it; a page that is not cross-origin isolated has no pool. */
+function sharedBuffer(bytes: number): ArrayBufferLike {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
 function canBlockHere(): boolean {

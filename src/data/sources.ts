@@ -155,7 +155,8 @@ async function readBody(res: Response, what: string, maxBytes: number): Promise<
     await res.body?.cancel();
     throw tooBig();
   }
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  // A declared length is enforced by the fetch implementation itself; only an open-ended body is counted.
+  if (!res.body || declared >= 0) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
