@@ -428,6 +428,12 @@ function defaultThreads(): number {
 }
 
 function resolveOptions(opts: InitOptions) {
+  if (typeof WebAssembly === 'undefined')
+    throw new Error(
+      'wasm-layers: this runtime has no WebAssembly (Node started with --jitless, or WebAssembly disabled by the host); wasm-layers needs WebAssembly with SIMD',
+    );
+  if (opts === null || typeof opts !== 'object') throw new Error(`wasm-layers: init(options) takes an object ({ threads, maxMemoryMB, … }), got ${opts === null ? 'null' : typeof opts}`);
+  if (opts.relaxedSimd !== undefined && typeof opts.relaxedSimd !== 'boolean') throw new Error(`wasm-layers: init({ relaxedSimd }) must be true or false, got ${String(opts.relaxedSimd)}`);
   const feats = detectFeatures();
   if (!feats.simd)
     throw new Error('wasm-layers needs WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4); this runtime has none.');
@@ -479,6 +485,7 @@ function missingWasm(url: URL | string, e: unknown): Error {
 
 /** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
 export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
+  if (opts === null || typeof opts !== 'object') resolveOptions(opts);
   if (pending) await pending.catch(() => undefined);
   // Without options, init() only makes sure a backend exists: it keeps a working one as it is
   // (e.g. datasets.*.loadData() calls it after the user chose init({ threads: 1 })).
@@ -549,6 +556,26 @@ export function backend(): Backend {
 /** What the backend runs on. Initialises it (lazily, in Node) if needed. */
 export function backendInfo(): BackendInfo {
   return { ...backend().info };
+}
+
+export interface MemoryInfo {
+  /** Bytes of wasm memory held by live tensors, models, plans. */
+  inUse: number;
+  /** The most ever in use at once. */
+  peak: number;
+  /**
+   * Bytes of wasm memory the process holds for the backend. WebAssembly memory grows but never shrinks:
+   * after a peak this stays high (the free part is reused) until `disposeBackend()` releases it all.
+   */
+  reserved: number;
+  /** The most wasm memory may grow to (`init({ maxMemoryMB })`). */
+  limit: number;
+}
+
+/** How much wasm memory is in use, reserved and allowed (see MemoryInfo). */
+export function memory(): MemoryInfo {
+  const s = backend().arena.stats();
+  return { inUse: s.inUse, peak: s.peak, reserved: s.memoryBytes, limit: s.maxBytes };
 }
 
 /** Tears down the thread pool and frees the wasm memory; tensors made before are unusable afterwards. */

@@ -73,6 +73,8 @@ export class TensorBoard extends Callback {
 
   constructor(logDir: string, opts: TensorBoardOptions = {}) {
     super();
+    if (typeof logDir !== 'string' || !logDir) throw new Error(`tensorBoard(logDir): logDir must be a non-empty directory path, got ${logDir === null ? 'null' : typeof logDir === 'string' ? 'an empty string' : typeof logDir}`);
+    if (opts === null || typeof opts !== 'object') throw new Error(`tensorBoard(logDir, options): options must be an object, got ${opts === null ? 'null' : typeof opts}`);
     const histogramFreq = opts.histogramFreq ?? 0;
     if (!Number.isInteger(histogramFreq) || histogramFreq < 0) {
       throw new RangeError(`histogramFreq must be a non-negative integer, got ${histogramFreq}`);

@@ -75,7 +75,10 @@ export class Sequential implements CallbackModel {
   private fitting = false;
 
   constructor(args: { layers?: Layer[]; name?: string } | Layer[] = {}) {
+    if (args === null || typeof args !== 'object')
+      throw new Error(`sequential(args) takes { layers: [...], name? } or an array of layers, got ${args === null ? 'null' : typeof args}`);
     const a = Array.isArray(args) ? { layers: args } : args;
+    if (a.layers !== undefined && !Array.isArray(a.layers)) throw new Error(`sequential: layers must be an array of layers, got ${typeof a.layers}`);
     this.name = a.name ?? uniqueName('sequential');
     for (const l of a.layers ?? []) this.add(l);
   }
@@ -106,11 +109,19 @@ export class Sequential implements CallbackModel {
     this.assertAlive();
     if (this.built) return;
     if (this.layers.length === 0) throw new Error('Sequential: the model has no layers');
-    this.b = backend();
-    let shape = this.inputShape;
-    for (const l of this.layers) {
-      l.build(shape);
-      shape = l.outputShape;
+    const b = (this.b = backend());
+    try {
+      // Out of memory half-way: the weights already made are given back (the arena is as before).
+      b.arena.scope(() => {
+        let shape = this.inputShape;
+        for (const l of this.layers) {
+          l.build(shape);
+          shape = l.outputShape;
+        }
+      });
+    } catch (e) {
+      for (const l of this.layers) l.dispose();
+      throw e;
     }
     this.built = true;
   }
@@ -183,6 +194,7 @@ export class Sequential implements CallbackModel {
     const { t, owned } = asTensor(x, what);
     try {
       if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
+      if (t.rank >= 1 && t.shape[0] === 0) throw new Error(`${what}: has 0 samples (shape [${t.shape}]); at least one is needed`);
       const want = this.inputShape;
       const per = t.shape.slice(1);
       const ok = t.rank >= 1 && (per.join(',') === want.join(',') || (t.rank === 2 && per[0] === sizeOf(want) && want.length === 1));
@@ -256,11 +268,18 @@ export class Sequential implements CallbackModel {
     let ib = this.indexBuffers.get(slot);
     if (!ib || ib.n < n) {
       if (ib) this.b!.arena.release(ib.ptr);
+      this.indexBuffers.delete(slot); // the allocation below may fail
       ib = { ptr: this.b!.arena.alloc(Math.max(4, n * 4)), n };
       this.indexBuffers.set(slot, ib);
     }
     const ptr = ib.ptr;
     return { ptr, view: () => this.b!.views().i32.subarray(ptr >>> 2, (ptr >>> 2) + n) };
+  }
+
+  /** After a failed call: the index buffers are a cache, and one made for that call must not stay behind. */
+  private freeIndexBuffers(): void {
+    if (this.b && !this.b.isDisposed) for (const ib of this.indexBuffers.values()) this.b.arena.release(ib.ptr);
+    this.indexBuffers.clear();
   }
 
   private plan(kind: PlanSpec['kind'], batch: number, source: Source, indexPtr: number): Plan {
@@ -270,7 +289,8 @@ export class Sequential implements CallbackModel {
     let p = byKey.get(key);
     if (!p) {
       const c = this.compiled;
-      p = new Plan(this.b!, {
+      // A plan that does not fit in memory gives back its buffers and any optimizer state it created.
+      p = this.b!.arena.scope(() => new Plan(this.b!, {
         kind,
         batch,
         source,
@@ -279,7 +299,7 @@ export class Sequential implements CallbackModel {
         accuracy: c?.accuracy,
         optimizer: c?.optimizer,
         indexPtr,
-      });
+      }));
       byKey.set(key, p);
     }
     return p;
@@ -299,11 +319,15 @@ export class Sequential implements CallbackModel {
   // fit / evaluate / predict
 
   async fit(x: Input, y: Input, args: FitArgs = {}): Promise<History> {
+    checkArgs('fit', args);
     // One fit at a time per model: two would share its index buffers, optimizer steps and dropout counter.
     if (this.fitting) throw new Error(`fit: ${this.name} is already being trained by another fit() call; await it first`);
     this.fitting = true;
     try {
       return await this.fitOnce(x, y, args);
+    } catch (e) {
+      this.freeIndexBuffers();
+      throw e;
     } finally {
       this.fitting = false;
     }
@@ -315,6 +339,9 @@ export class Sequential implements CallbackModel {
     const epochs = args.epochs ?? 1;
     const initialEpoch = args.initialEpoch ?? 0;
     const verbose = args.verbose ?? 1;
+    if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') throw new Error(`fit: shuffle must be true or false, got ${String(args.shuffle)}`);
+    if (args.signal !== undefined && !(typeof args.signal === 'object' && args.signal !== null && 'aborted' in args.signal))
+      throw new Error(`fit: signal must be an AbortSignal, got ${typeof args.signal}`);
     checkPositiveInt('fit: batchSize', batchSize);
     checkPositiveInt('fit: epochs', epochs);
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
@@ -507,6 +534,7 @@ export class Sequential implements CallbackModel {
   /** Loss (and accuracy when compiled with it) over a dataset: `[loss, accuracy]` or `loss`. */
   evaluate(x: Input, y: Input, args: EvaluateArgs = {}): number | number[] {
     const c = this.requireCompiled('evaluate');
+    checkArgs('evaluate', args);
     const batchSize = args.batchSize ?? 32;
     const verbose = args.verbose ?? 0;
     checkPositiveInt('evaluate: batchSize', batchSize);
@@ -524,6 +552,9 @@ export class Sequential implements CallbackModel {
         console.log(`${steps}/${steps} - ${Math.round(secs)}s - ${formatStepTime(secs / steps)}${formatLogs(logs)}`);
       }
       return c.metrics.length ? [r.loss, r.accuracy] : r.loss;
+    } catch (e) {
+      this.freeIndexBuffers();
+      throw e;
     } finally {
       p.release();
     }
@@ -533,12 +564,24 @@ export class Sequential implements CallbackModel {
   predict(x: Input, args: { batchSize?: number } = {}): Tensor {
     this.assertAlive();
     this.build();
+    checkArgs('predict', args);
     const batchSize = args.batchSize ?? 32;
     checkPositiveInt('predict: batchSize', batchSize);
     const p = this.prepare(x, undefined, 'predict');
     try {
-      const units = this.outputShape[0];
-      const out = Tensor.alloc([p.n, units], 'float32', this.b!);
+      return this.predictPrepared(p, batchSize);
+    } catch (e) {
+      this.freeIndexBuffers();
+      throw e;
+    } finally {
+      p.release();
+    }
+  }
+
+  private predictPrepared(p: Prepared, batchSize: number): Tensor {
+    const units = this.outputShape[0];
+    const out = Tensor.alloc([p.n, units], 'float32', this.b!);
+    try {
       const ib = this.indexBuffer(1, p.n);
       const v = ib.view();
       for (let i = 0; i < p.n; i++) v[i] = i;
@@ -550,8 +593,9 @@ export class Sequential implements CallbackModel {
         (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >>> 2, (plan.outputPtr >>> 2) + bs * units), s * units);
       }
       return out;
-    } finally {
-      p.release();
+    } catch (e) {
+      out.dispose(); // e.g. its plan did not fit in memory
+      throw e;
     }
   }
 
@@ -567,6 +611,9 @@ export class Sequential implements CallbackModel {
       c.optimizer.iterations++;
       plan.run(0, c.optimizer.iterations, this.dropoutStep++, nextU32());
       return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
+    } catch (e) {
+      this.freeIndexBuffers();
+      throw e;
     } finally {
       p.release();
     }
@@ -590,7 +637,13 @@ export class Sequential implements CallbackModel {
     this.build();
     const targets = this.layers.flatMap((l) => l.weights);
     if (!Array.isArray(weights) || weights.length !== targets.length)
-      throw new Error(`setWeights: expected ${targets.length} tensors (kernel and bias per Dense layer), got ${Array.isArray(weights) ? weights.length : typeof weights}`);
+      throw new Error(`setWeights: expected ${targets.length} tensors (kernel and bias per Dense layer), got ${Array.isArray(weights) ? weights.length : weights === null ? 'null' : typeof weights}`);
+    weights.forEach((w, i) => {
+      const ok = w instanceof Tensor || (!!w && typeof (w as TensorLike).dataSync === 'function' && Array.isArray((w as TensorLike).shape));
+      if (!ok)
+        throw new Error(`setWeights: weight ${i} must be a Tensor (or a tfjs tensor), got ${Array.isArray(w) ? 'an array (wrap it with tensor(...))' : w === null ? 'null' : typeof w}`);
+      if (w instanceof Tensor && w.isDisposed) throw new Error(`setWeights: weight ${i} (tensor ${w.id}) was used after dispose()`);
+    });
     targets.forEach((w, i) => {
       const s = weights[i].shape;
       if (s.join(',') !== w.tensor.shape.join(','))
@@ -616,8 +669,7 @@ export class Sequential implements CallbackModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposePlans();
-    if (this.b && !this.b.isDisposed) for (const ib of this.indexBuffers.values()) this.b.arena.release(ib.ptr);
-    this.indexBuffers.clear();
+    this.freeIndexBuffers();
     // Only this model's optimizer state: an optimizer object may be shared with other models.
     this.compiled?.optimizer.dispose(this.paramKeys());
     for (const l of this.layers) l.dispose();
@@ -629,6 +681,11 @@ export class Sequential implements CallbackModel {
     const { saveModel } = await import('./io.js');
     return saveModel(this, destination);
   }
+}
+
+function checkArgs(what: string, args: unknown): void {
+  if (args === null || typeof args !== 'object' || Array.isArray(args))
+    throw new Error(`${what}: the options argument must be an object (e.g. { batchSize: 32 }), got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
 }
 
 function checkPositiveInt(what: string, v: unknown): void {
