@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_IDX_BYTES, decodeIdx, gunzip } from '../src/data/idx.js';
-import { MNIST_FILE_NAMES, loadMnistLike, readRegularFile } from '../src/data/sources.js';
+import { MNIST_FILE_NAMES, loadMnistLike } from '../src/data/sources.js';
+import { readRegularFile } from '../src/platform.js';
 import { datasets } from '../src/index.js';
 import { Rng } from './helpers/rand.js';
 
