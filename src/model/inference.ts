@@ -48,6 +48,7 @@ export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArg
   checkPositiveInt('evaluate: batchSize', batchSize);
   if (![0, 1, 2].includes(verbose)) throw new Error(`evaluate: verbose must be 0, 1 or 2, got ${verbose}`);
   const p = prepare(model, x, y, c.loss, 'evaluate');
+  const mark = model.indexBuffers.mark();
   try {
     const t0 = performance.now();
     const r = evaluatePrepared(model, p, 0, p.n, batchSize);
@@ -61,7 +62,7 @@ export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArg
     }
     return c.metrics.length ? [r.loss, r.accuracy] : r.loss;
   } catch (e) {
-    model.indexBuffers.drop(Slot.eval);
+    model.indexBuffers.dropGrownSince(mark);
     throw e;
   } finally {
     p.release();
@@ -79,6 +80,7 @@ export function predict(model: ModelCore, x: Input, args: { batchSize?: number }
     const b = model.backend;
     const units = model.outputShape[0];
     const out = Tensor.alloc([p.n, units], 'float32', b);
+    const mark = model.indexBuffers.mark();
     try {
       const ib = model.indexBuffers.identity(Slot.eval, p.n);
       for (let s = 0; s < p.n; s += batchSize) {
@@ -91,7 +93,7 @@ export function predict(model: ModelCore, x: Input, args: { batchSize?: number }
       return out;
     } catch (e) {
       out.dispose(); // e.g. its plan did not fit in memory
-      model.indexBuffers.drop(Slot.eval);
+      model.indexBuffers.dropGrownSince(mark);
       throw e;
     }
   } finally {

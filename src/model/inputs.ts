@@ -137,11 +137,16 @@ export class IndexBuffers {
     return { ptr, view };
   }
 
-  /** Frees one slot's buffer: after a failed call, one grown for it must not stay behind. */
-  drop(...slots: Slot[]): void {
-    for (const slot of slots) {
-      const ib = this.buffers.get(slot);
-      if (ib && !this.b.isDisposed) this.b.arena.release(ib.ptr);
+  /** Where each slot's buffer is now: a call that then fails gives back what it grew (`dropGrownSince`). */
+  mark(): Map<number, number> {
+    return new Map([...this.buffers].map(([slot, ib]) => [slot, ib.ptr]));
+  }
+
+  /** Frees the buffers made since `mark`: a failed call must not leave the arena bigger than it found it. */
+  dropGrownSince(mark: Map<number, number>): void {
+    for (const [slot, ib] of [...this.buffers]) {
+      if (mark.get(slot) === ib.ptr) continue;
+      if (!this.b.isDisposed) this.b.arena.release(ib.ptr);
       this.buffers.delete(slot);
     }
   }

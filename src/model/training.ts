@@ -37,10 +37,11 @@ export async function fit(model: ModelCore, x: Input, y: Input, args: FitArgs = 
   checkArgs('fit', args);
   if (fitting.has(model)) throw new Error(`fit: ${model.name} is already being trained by another fit() call; await it first`);
   fitting.add(model);
+  const mark = model.compiled ? model.indexBuffers.mark() : undefined; // compiled implies built
   try {
     return await fitOnce(model, x, y, args);
   } catch (e) {
-    if (model.compiled) model.indexBuffers.drop(Slot.train, Slot.eval); // compiled implies built
+    if (mark) model.indexBuffers.dropGrownSince(mark);
     throw e;
   } finally {
     fitting.delete(model);
@@ -221,6 +222,7 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
 export function trainOnBatch(model: ModelCore, x: Input, y: Input): number | number[] {
   const c = model.requireCompiled('trainOnBatch');
   const p = prepare(model, x, y, c.loss, 'trainOnBatch');
+  const mark = model.indexBuffers.mark();
   try {
     const ib = model.indexBuffers.identity(Slot.batch, p.n);
     const plan = model.plans.get('train', p.n, p.source, ib.ptr);
@@ -228,7 +230,7 @@ export function trainOnBatch(model: ModelCore, x: Input, y: Input): number | num
     plan.run(0, c.optimizer.iterations, model.dropoutStep++, nextU32());
     return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
   } catch (e) {
-    model.indexBuffers.drop(Slot.batch);
+    model.indexBuffers.dropGrownSince(mark);
     throw e;
   } finally {
     p.release();
