@@ -4,7 +4,7 @@
  * file. Each worker instantiates the compiled module on the shared memory, moves its stack pointer to its
  * own stack, and stays inside `wl_worker_main` until shutdown. If the wasm traps, the worker records its
  * death in the control block (`failed = 1 + tid`) and wakes every waiter, so the caller gets an error
- * instead of waiting forever.
+ * instead of waiting forever. The control block's layout comes from crates/kernels/ops.json.
  *
  * A worker can also die without running any of its own code (`Worker.terminate()`, out of memory, a
  * crash). The calling thread cannot notice: it is blocked inside wasm at a barrier, so its event loop
@@ -23,6 +23,7 @@ export const Status = { FAULT: 0, KIND: 1, CODE: 2 } as const;
 export const DeathKind = { UNKNOWN: 0, TRAP: 1, EXIT: 2, TERMINATED: 3 } as const;
 /** Test hook values of the FAULT slot: what a worker does when the debug trap hits it. */
 export const Fault = { REPORT: 0, EXIT: 1, OUT_OF_MEMORY: 2, SILENT: 3 } as const;
+import { Ctrl, CTRL_WORDS } from './ops.generated.js';
 
 export const WORKER_SOURCE = `
 'use strict';
@@ -52,8 +53,8 @@ function start(d, post) {
 function markFailed(d) {
   const i32 = new Int32Array(d.memory.buffer);
   const c = d.ctrl >>> 2;
-  Atomics.compareExchange(i32, c, 0, d.tid + 1);
-  for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
+  Atomics.compareExchange(i32, c + ${Ctrl.failed}, 0, d.tid + 1);
+  for (let k = 0; k < ${CTRL_WORDS}; k++) Atomics.notify(i32, c + k);
 }
 const nodeProcess = typeof process !== 'undefined' && process.versions && process.versions.node ? process : null;
 if (!nodeProcess) {
@@ -91,8 +92,8 @@ parentPort.on('message', (m) => {
     if (!memory || Atomics.load(armed, 0) !== 1) return;
     const i32 = new Int32Array(memory.buffer);
     const c = ctrl >>> 2;
-    Atomics.compareExchange(i32, c, 0, m.tid + 1);
-    for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
+    Atomics.compareExchange(i32, c + ${Ctrl.failed}, 0, m.tid + 1);
+    for (let k = 0; k < ${CTRL_WORDS}; k++) Atomics.notify(i32, c + k);
   });
   m.port.on('message', () => {}); // starts the port
 });

@@ -12,6 +12,7 @@
  *
  * Every problem is reported as a plain `Error` whose message names the file (`what`) and the problem.
  */
+import { nodeBuiltin } from '../platform.js';
 
 /** A decoded IDX array: the raw bytes in row-major order and the dimensions. */
 export interface IdxArray {
@@ -140,7 +141,8 @@ async function inflate(bytes: Uint8Array, what: string, maxBytes: number, idx: b
         await reader.cancel().catch(() => undefined);
       }
     } else {
-      const zlib = await import('node:zlib');
+      const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+      if (!zlib) throw new Error('this runtime has neither DecompressionStream nor node:zlib');
       const z = zlib.createGunzip();
       await new Promise<void>((resolve, reject) => {
         z.on('data', (c: Uint8Array) => {
