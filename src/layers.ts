@@ -9,6 +9,7 @@ import { initialize, initializerClassName, initializerFromConfig, initializerIsR
 import { checkAbsent, dtypeConfig, kerasObject, pick, registerLayer, type ConfigFormat, type ToConfigOptions } from './layer-config.js';
 import { Tensor, sizeOf } from './tensor.js';
 import type { WeightView } from './callbacks/base.js';
+import type { SnakeCase } from './names.js';
 
 export type { InitializerName } from './initializers.js';
 
@@ -186,10 +187,10 @@ export class Flatten extends Layer {
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: ActivationName | string;
+  activation?: ActivationName;
   useBias?: boolean;
-  kernelInitializer?: InitializerName | string;
-  biasInitializer?: InitializerName | string;
+  kernelInitializer?: InitializerName | SnakeCase<InitializerName>;
+  biasInitializer?: InitializerName | SnakeCase<InitializerName>;
 }
 
 export class Dense extends Layer {
@@ -303,7 +304,7 @@ export class Dense extends Layer {
     return new Dense({
       ...base,
       units: c.units as number,
-      activation: (activation ?? 'linear') as string,
+      activation: (activation ?? 'linear') as ActivationName, // checked by the constructor
       useBias: (useBias ?? true) as boolean,
       kernelInitializer: initializerFromConfig(pick(c, 'kernel_initializer', 'kernelInitializer'), 'glorotUniform'),
       biasInitializer: initializerFromConfig(pick(c, 'bias_initializer', 'biasInitializer'), 'zeros'),

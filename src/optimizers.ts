@@ -215,7 +215,7 @@ export const rmsprop = (c?: RmsPropConfig) => new RMSprop(c);
 
 const BY_NAME: Record<string, () => Optimizer> = { adam: () => new Adam(), sgd: () => new SGD(), rmsprop: () => new RMSprop() };
 
-export function getOptimizer(o: string | Optimizer): Optimizer {
+export function getOptimizer(o: unknown): Optimizer {
   if (o instanceof Optimizer) return o;
   if (typeof o === 'string') {
     const f = BY_NAME[o.toLowerCase()];
