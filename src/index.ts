@@ -5,6 +5,8 @@ export { setSeed } from './random.js';
 export * as layers from './layers-api.js';
 export { Layer, Dense, Dropout, Flatten, clearSession, type ActivationName } from './layers.js';
 export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs } from './model/sequential.js';
+export type { LossIdentifier, MetricIdentifier } from './losses.js';
+export type { OptimizerName } from './names.js';
 export { loadModel, saveModel, type SaveDestination, type SaveResult, type LoadSource, type LoadOptions, type ModelJSON, type MemoryArtifacts, type ModelArtifacts, type IOHandlerLike, type WeightSpec } from './model/io.js';
 export * as optimizers from './optimizers-api.js';
 export { Optimizer, Adam, SGD, RMSprop } from './optimizers.js';
