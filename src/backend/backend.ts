@@ -8,6 +8,7 @@
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
 import { Arena, OutOfMemoryError, type LinearMemory } from './memory.js';
+import { Ctrl, CTRL_WORDS, Status } from './ops.generated.js';
 import { isNode as isNodeRuntime, nodeBuiltin } from '../platform.js';
 import { WORKER_SOURCE } from './worker-source.js';
 import { AutoThreads, type AutoThreadsState } from './auto-threads.js';
@@ -214,7 +215,7 @@ export class Backend {
     }
     // Workers report ready just before entering the loop; wait until all are in it.
     const c = this.ctrl();
-    while (Atomics.load(c, (ctrlPtr >>> 2) + 8) < threads - 1) await new Promise((r) => setTimeout(r, 1));
+    while (Atomics.load(c, (ctrlPtr >>> 2) + Ctrl.started) < threads - 1) await new Promise((r) => setTimeout(r, 1));
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
@@ -266,8 +267,8 @@ export class Backend {
     // Wake a calling thread that may be waiting on the dead worker.
     const c = this.ctrl();
     const base = this.exports.wl_pool_ctrl() >>> 2;
-    Atomics.compareExchange(c, base, 0, 255);
-    for (let k = 0; k < 9; k++) Atomics.notify(c, base + k);
+    Atomics.compareExchange(c, base + Ctrl.failed, 0, 255);
+    for (let k = 0; k < CTRL_WORDS; k++) Atomics.notify(c, base + k);
   }
 
   private check(): void {
@@ -287,7 +288,7 @@ export class Backend {
       this.trapped(e);
     }
     auto?.end();
-    if (rc !== 0) this.fail(rc);
+    if (rc !== Status.OK) this.fail(rc);
   }
 
   /** A trap on the calling thread: release the workers and refuse further work on this memory. */
@@ -298,14 +299,21 @@ export class Backend {
   }
 
   private fail(rc: number): never {
-    const why = rc === 1 ? this.failedWorkerMessage() : rc === 2 ? 'the job was aborted' : 'malformed program';
-    if (rc !== 3) this.broken = why;
+    const why =
+      rc === Status.ERR_WORKER
+        ? this.failedWorkerMessage()
+        : rc === Status.ERR_ABORTED
+          ? 'the job was aborted'
+          : rc === Status.ERR_NO_REFERENCE
+            ? 'naive references (opcode | REF) are only in the test build of the kernels (wasm/reference/)'
+            : 'malformed program';
+    if (rc !== Status.ERR_PROGRAM && rc !== Status.ERR_NO_REFERENCE) this.broken = why;
     throw new Error(`wasm-layers: ${why}`);
   }
 
   private failedWorkerMessage(): string {
     const c = this.ctrl();
-    const who = Atomics.load(c, this.exports.wl_pool_ctrl() >>> 2);
+    const who = Atomics.load(c, (this.exports.wl_pool_ctrl() >>> 2) + Ctrl.failed);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
     return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
   }
@@ -322,7 +330,7 @@ export class Backend {
     } catch (e) {
       this.trapped(e);
     }
-    if (rc !== 0) this.fail(rc);
+    if (rc !== Status.OK) this.fail(rc);
   }
 
   /** Test hook: thread `tid` spins `spins` iterations before each tile it claims (tid -1: nobody). */
