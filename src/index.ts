@@ -16,3 +16,5 @@ export { ProgressBarLogger } from './callbacks/progress.js';
 export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFile } from './callbacks/tensorboard.js';
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
 export * as datasets from './datasets.js';
+export { seedModel } from './seed-model.js';
+export { seedLayers, seedCompileArgs, type SeedLayer } from './seed-spec.js';

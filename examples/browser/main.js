@@ -3,7 +3,7 @@
 // cross-origin isolated and the threaded kernels can run. The final result is left in `window.wlResult`
 // (or the error message in `window.wlError`) for test/browser/example.test.ts.
 /* global document, window, location, performance, Blob, URLSearchParams, setTimeout, crossOriginIsolated */
-import { Callback, backendInfo, callbacks, datasets, init, layers, sequential, setSeed, tensor } from '../../dist/index.js';
+import { Callback, backendInfo, callbacks, datasets, init, seedModel, setSeed, tensor } from '../../dist/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -83,13 +83,8 @@ async function main() {
   const x = xs.div(255); // stays uint8 in memory, scaled when read
   const xt = xts.div(255);
 
-  const model = sequential([
-    layers.flatten({ inputShape: [28, 28] }),
-    layers.dense({ units: 512, activation: 'relu' }),
-    layers.dropout({ rate: 0.2 }),
-    layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
-  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  // The seed model: flatten 28×28 → dense 512 relu → dropout 0.2 → dense 10 softmax, Adam (src/seed-spec.ts)
+  const model = seedModel({ compile: true });
 
   const tb = callbacks.tensorBoard('logs/fit/browser', { histogramFreq: 1 }); // in memory in a browser
   const t0 = performance.now();

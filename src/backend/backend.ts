@@ -7,6 +7,7 @@
  * `backendInfo().reason` and with a console warning. In Node the module can also be created synchronously
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
+import { isNode as isNodeRuntime } from '../platform.js';
 import { Arena, OutOfMemoryError } from './memory.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
@@ -55,7 +56,8 @@ interface Exports {
   wl_debug_trap_on(tid: number): number;
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
+// Node's workers and files, unless a page-like global says this is a browser (or Deno 1's window).
+const isNode = isNodeRuntime() && typeof (globalThis as any).window === 'undefined';
 const PAGE = 65536;
 const WORKER_STACK = 256 * 1024;
 

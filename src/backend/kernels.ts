@@ -5,6 +5,9 @@
  */
 import { backend, type Backend } from './backend.js';
 import { Act, AccKind, DType, Layout, LossFlag, LossKind, Op, REF, runOp, type Word } from './program.js';
+import type { LossName } from '../losses.js';
+import { countNonFinite as countNonFiniteIn } from '../model/inputs.js';
+import { tensor } from '../tensor.js';
 
 type F32 = Float32Array;
 
@@ -131,7 +134,7 @@ export function mul(x: ArrayLike<number>, m: ArrayLike<number>): F32 {
   });
 }
 
-export type LossName = keyof typeof LossKind;
+export type { LossName };
 
 export interface LossArgs {
   kind: LossName;
@@ -181,11 +184,12 @@ export function colsum(x: ArrayLike<number>, rows: number, cols: number, referen
 }
 
 export function countNonFinite(x: ArrayLike<number>): number {
-  return scoped((s, b) => {
-    const [px, po] = [s.put(x), s.out(1)];
-    runOp(Op.COUNT_NONFINITE, [x.length, px, po], b);
-    return new Uint32Array(b.memory.buffer, po, 1)[0];
-  });
+  const t = tensor(Float32Array.from(x));
+  try {
+    return countNonFiniteIn(t);
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Rows `idx` of `src` (rowLen wide), divided by `divisor` (or converted to int32). */

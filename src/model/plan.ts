@@ -34,9 +34,6 @@ export interface PlanSpec {
 /** K chunk of the GEMM kernels (crates/kernels/src/gemm.rs KC): the largest batch a fused update takes. */
 const GEMM_KC = 1024;
 
-/** Internal switches (tests compare fused and unfused updates). */
-export const planOptions = { fuseUpdates: true };
-
 const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
 
 export class Plan {
@@ -92,7 +89,7 @@ export class Plan {
       seedWords: this.seedWords,
       fuseUpdate: (w, gemm) => {
         // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
-        if (!planOptions.fuseUpdates || B > GEMM_KC) return false;
+        if (B > GEMM_KC) return false;
         const patch = spec.optimizer!.emitFused(pb, ref(w), gemm, b);
         if (!patch) return false;
         fused.add(w.tensor.id);
