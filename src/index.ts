@@ -18,3 +18,4 @@ export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from '
 export * as datasets from './datasets.js';
 export { seedModel } from './seed-model.js';
 export { seedLayers, seedCompileArgs, type SeedLayer } from './seed-spec.js';
+export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './vis/fit-events.js';
