@@ -1,4 +1,4 @@
-export { init, backendInfo, disposeBackend, OutOfMemoryError, type InitOptions, type BackendInfo } from './backend/backend.js';
+export { init, backendInfo, disposeBackend, memory, OutOfMemoryError, type InitOptions, type BackendInfo, type MemoryInfo } from './backend/backend.js';
 export { Tensor, tensor, type DataType, type TypedArray, type TensorLike } from './tensor.js';
 export * as ops from './ops.js';
 export { setSeed } from './random.js';
@@ -19,4 +19,6 @@ export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFil
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
 export * as tensorboard from './tensorboard/index.js';
 export * as datasets from './datasets.js';
+export { seedModel } from './seed-model.js';
+export { seedLayers, seedCompileArgs, type SeedLayer } from './seed-spec.js';
 export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './vis/fit-events.js';

@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { eventFilesIn, points, readEventFile, type Point } from './helpers/tfevents-reader.js';
+import { bitwiseEqual } from './helpers/bits.js';
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
@@ -69,15 +70,6 @@ class Recorder extends Callback {
 
 function raw(m: Sequential): Float32Array[] {
   return m.getWeightsRaw();
-}
-
-function bitwiseEqual(a: Float32Array[], b: Float32Array[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-    const v = new Uint32Array(b[i].buffer, b[i].byteOffset, b[i].length);
-    return u.length === v.length && u.every((w, j) => w === v[j]);
-  });
 }
 
 let data: { x: Tensor; y: Tensor };
@@ -626,11 +618,12 @@ describe('tensorBoard on a real MNIST fit', () => {
       steps.map((e) => [perEpoch * (e + 1), Math.fround(h.history.val_loss[e])]),
     );
 
+    // Keras 3's tags: the weight's path under the model.
     const weights = [
-      ['dense/kernel_0/histogram', 0, 784 * 32],
-      ['dense/bias_0/histogram', 1, 32],
-      ['dense_1/kernel_0/histogram', 2, 32 * 10],
-      ['dense_1/bias_0/histogram', 3, 10],
+      [`${model.name}/dense/kernel/histogram`, 0, 784 * 32],
+      [`${model.name}/dense/bias/histogram`, 1, 32],
+      [`${model.name}/dense_1/kernel/histogram`, 2, 32 * 10],
+      [`${model.name}/dense_1/bias/histogram`, 3, 10],
     ] as const;
     const histTags = [...new Set(tp.filter((p) => p.value.tag.endsWith('/histogram')).map((p) => p.value.tag))].sort();
     expect(histTags).toEqual(weights.map((w) => w[0]).sort());
@@ -658,7 +651,7 @@ describe('tensorBoard on a real MNIST fit', () => {
       });
     }
     // the weights moved between epochs, so the histograms differ
-    const k = byTag(tp, 'dense/kernel_0/histogram');
+    const k = byTag(tp, weights[0][0]);
     expect(k[0].value.tensor!.values).not.toEqual(k[E - 1].value.tensor!.values);
 
     for (const t of [xu, yu, xvu, yvu, x, xv]) t.dispose();
