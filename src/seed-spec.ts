@@ -22,6 +22,6 @@ export function seedLayers(): SeedLayer[] {
 }
 
 /** The seed program's compile arguments (fresh objects on every call). */
-export function seedCompileArgs(): { optimizer: 'adam'; loss: 'sparseCategoricalCrossentropy'; metrics: string[] } {
+export function seedCompileArgs(): { optimizer: 'adam'; loss: 'sparseCategoricalCrossentropy'; metrics: ['accuracy'] } {
   return { optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] };
 }
