@@ -176,7 +176,7 @@ const INITIALIZER_CLASS: Record<InitializerName, string> = {
   ones: 'Ones',
 };
 
-function layerToJSON(layer: Layer, first: boolean, inputShape: number[]): KerasLayerJSON {
+export function layerToJSON(layer: Layer, first: boolean, inputShape: number[]): KerasLayerJSON {
   const c = layer.getConfig() as Record<string, unknown>;
   const config: Record<string, unknown> = { name: layer.name, trainable: true, dtype: 'float32' };
   if (first) config.batch_input_shape = [null, ...inputShape];
@@ -578,12 +578,12 @@ function checkAbsent(c: Record<string, unknown>, what: string, keys: string[]): 
   }
 }
 
-interface ParsedTopology {
+export interface ParsedTopology {
   name?: string;
   layers: Layer[];
 }
 
-function parseTopology(topology: unknown, where: string): ParsedTopology {
+export function parseTopology(topology: unknown, where: string): ParsedTopology {
   let t = topology;
   if (isObject(t) && isObject(t.model_config)) t = t.model_config; // tensorflowjs_converter's Keras output
   if (!isObject(t)) throw new Error(`loadModel: ${where}: modelTopology must be an object, got ${Array.isArray(t) ? 'an array' : typeof t}`);
@@ -617,7 +617,7 @@ function parseTopology(topology: unknown, where: string): ParsedTopology {
     try {
       switch (lcls) {
         case 'Dense': {
-          checkAbsent(c, what, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint', 'lora_rank']);
+          checkAbsent(c, what, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint', 'lora_rank', 'quantization_config']);
           const useBias = pick(c, 'use_bias', 'useBias');
           if (useBias !== undefined && typeof useBias !== 'boolean') throw new Error(`use_bias must be a boolean, got ${JSON.stringify(useBias)}`);
           const activation = c.activation;
@@ -797,7 +797,7 @@ function optimizerFrom(oc: unknown): Optimizer {
   };
   const learningRate = num(pick(c, 'learningRate', 'learning_rate', 'lr'), 'learning rate');
   // Keras options this library does not implement: refuse rather than train differently.
-  for (const k of ['amsgrad', 'centered', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema']) {
+  for (const k of ['amsgrad', 'centered', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema', 'loss_scale_factor', 'gradient_accumulation_steps']) {
     const v = c[k];
     if (v !== undefined && v !== null && v !== false && v !== 0) throw new Error(`${cls} option ${k}=${JSON.stringify(v)} is not supported`);
   }
@@ -835,7 +835,7 @@ function metricName(m: unknown): string[] {
   throw new Error(`unsupported metric ${JSON.stringify(m)}`);
 }
 
-function compileArgsFrom(tc: unknown): CompileArgs {
+export function compileArgsFrom(tc: unknown): CompileArgs {
   if (!isObject(tc)) throw new Error(`trainingConfig must be an object, got ${JSON.stringify(tc)}`);
   for (const k of ['weighted_metrics', 'loss_weights', 'sample_weight_mode'])
     if (tc[k] !== undefined && tc[k] !== null) throw new Error(`${k} is not supported`);

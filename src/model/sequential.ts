@@ -14,6 +14,7 @@ import { nextU32, shuffleInPlace } from '../random.js';
 import { Tensor, asTensor, sizeOf, type TensorLike } from '../tensor.js';
 import { Plan, type PlanSpec, type Source } from './plan.js';
 import type { SaveDestination, SaveResult } from './io.js';
+import type { KerasSaveResult } from './keras.js';
 
 export interface CompileArgs {
   optimizer: string | Optimizer;
@@ -624,9 +625,14 @@ export class Sequential implements CallbackModel {
     this.disposed = true;
   }
 
-  /** Saves the model in tfjs-layers' format (a directory, 'memory' or a tfjs IOHandler): see saveModel in io.ts. */
-  async save(destination: SaveDestination): Promise<SaveResult> {
-    const { saveModel } = await import('./io.js');
+  /**
+   * Saves the model: `'model.keras'` writes Keras 3's format (keras.ts); a directory, 'memory' or a tfjs
+   * IOHandler tfjs-layers' format (io.ts).
+   */
+  save(destination: `${string}.keras`): Promise<KerasSaveResult>;
+  save(destination: SaveDestination): Promise<SaveResult>;
+  async save(destination: SaveDestination): Promise<SaveResult | KerasSaveResult> {
+    const { saveModel } = await import('./files.js');
     return saveModel(this, destination);
   }
 }
