@@ -10,6 +10,10 @@ The tests read what this writes and never need Python. What it writes, all float
   seed-train.json      100 Adam steps from those weights (batch 32, the first 3,200 MNIST training images
                        in file order, /255; dropout rate 0 so that no random mask enters): each step's loss
                        as `train_on_batch` returns it (the loss of the batch before the update).
+  seed-train-f32c.json the same 100 steps in Keras with one change to its Adam: (1 - beta) computed in float32
+                       from float32 beta, as wasm-layers' kernel does, where Keras computes it in float64 and
+                       casts (f32(1 - 0.999) = 0.00100000005 vs 1 - f32(0.999) = 0.00099998713). Its losses and
+                       every 97th final weight pin everything else in the training step tightly.
   seed.keras           the seed model (Flatten, Dense 512 relu, Dropout 0.2, Dense 10 softmax) after those
                        100 steps, saved by `model.save`. Its weights are the parity run's final weights. It is
                        saved compiled (compile_config: Adam, sparse_categorical_crossentropy, accuracy) but
@@ -78,6 +82,28 @@ def compile_seed(model):
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+class AdamF32Complement(keras.optimizers.Adam):
+    """Keras' Adam with (1 - beta) from float32 beta (see seed-train-f32c.json above); otherwise Keras' update."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        from keras import ops
+
+        lr = ops.cast(learning_rate, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        b1 = ops.cast(self.beta_1, variable.dtype)
+        b2 = ops.cast(self.beta_2, variable.dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        alpha = lr * ops.sqrt(1 - ops.power(b2, step)) / (1 - ops.power(b1, step))
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - b1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - b2))
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
+
+
+def train_steps(model, x, y):
+    return [float(model.train_on_batch(x[s * BATCH : (s + 1) * BATCH], y[s * BATCH : (s + 1) * BATCH])[0]) for s in range(STEPS)]
+
+
 def seed_fixtures():
     x_train = read_idx("train-images-idx3-ubyte")[: STEPS * BATCH].astype("float32") / 255
     y_train = read_idx("train-labels-idx1-ubyte")[: STEPS * BATCH].astype("int32")
@@ -88,11 +114,15 @@ def seed_fixtures():
     init = [w.copy() for w in train.get_weights()]
     write_f32("seed-init.f32", init)
     compile_seed(train)
-    losses = []
-    for s in range(STEPS):
-        lo, hi = s * BATCH, (s + 1) * BATCH
-        loss, _acc = train.train_on_batch(x_train[lo:hi], y_train[lo:hi])
-        losses.append(float(loss))
+    losses = train_steps(train, x_train, y_train)
+
+    f32c = seed_model(0.0)
+    f32c.set_weights(init)
+    f32c.compile(optimizer=AdamF32Complement(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    f32c_losses = train_steps(f32c, x_train, y_train)
+    sample = np.concatenate([w.ravel() for w in f32c.get_weights()])[::97]
+    with open(os.path.join(OUT, "seed-train-f32c.json"), "w") as f:
+        json.dump({"losses": f32c_losses, "weight_stride": 97, "final_weights_sample": sample.tolist()}, f)
 
     # The seed model proper (dropout 0.2, which changes nothing at inference) with the trained weights.
     model = seed_model(0.2)
