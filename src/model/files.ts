@@ -1,11 +1,13 @@
 /**
  * `loadModel` / `saveModel`: one entry for both formats. A `.keras` path or URL, a Blob/File or raw bytes
- * go to Keras 3's format (keras.ts, imported on first use with its zip and HDF5 libraries); everything
+ * go to Keras 3's format (keras.ts / keras-save.ts, imported on first use with their zip and HDF5 libraries); everything
  * else to tfjs-layers' model.json + weights.bin (io.ts).
  */
+import type { LoadOptions, LoadSource, SaveDestination, SaveResult } from './artifacts.js';
+import { loadModel as loadTfjs, saveModel as saveTfjs } from './io.js';
+import type { KerasSource } from './keras.js';
+import type { KerasSaveResult } from './keras-save.js';
 import type { Sequential } from './sequential.js';
-import { loadModel as loadTfjs, saveModel as saveTfjs, type LoadOptions, type LoadSource, type SaveDestination, type SaveResult } from './io.js';
-import type { KerasSaveResult, KerasSource } from './keras.js';
 
 export type { KerasSaveResult, KerasSource };
 
@@ -31,11 +33,14 @@ export async function loadModel(source: LoadSource | KerasSource, options: LoadO
 export async function saveModel(model: Sequential, destination: KerasPath): Promise<KerasSaveResult>;
 export async function saveModel(model: Sequential, destination: SaveDestination): Promise<SaveResult>;
 export async function saveModel(model: Sequential, destination: SaveDestination): Promise<SaveResult | KerasSaveResult> {
-  if (typeof destination === 'string' && /\.keras$/i.test(destination)) return (await import('./keras.js')).saveKeras(model, destination);
+  if (typeof destination === 'string' && /\.keras$/i.test(destination)) {
+    if (!(model instanceof Object) || !('layers' in model)) throw new Error(`saveModel: expected a Sequential model, got ${model === null ? 'null' : typeof model}`);
+    return (await import('./keras-save.js')).saveKeras(model, destination);
+  }
   return saveTfjs(model, destination);
 }
 
 /** The `.keras` file of a model as bytes, in any runtime (for a download, IndexedDB, an upload, …). */
 export async function kerasBytes(model: Sequential): Promise<Uint8Array> {
-  return (await import('./keras.js')).kerasBytes(model);
+  return (await import('./keras-save.js')).kerasBytes(model);
 }

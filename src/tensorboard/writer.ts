@@ -15,6 +15,7 @@
  * end, which TensorBoard's reader tolerates.
  */
 
+import { concatBytes, nodeModules, type NodeModules } from '../platform.js';
 import { maskedCrc32c } from './crc32c.js';
 import { DataType, encodeEvent, type EventInit, type SummaryValueInit } from './proto.js';
 
@@ -135,36 +136,7 @@ export interface EventSink {
   close(): Promise<void>;
 }
 
-type FsPromises = typeof import('node:fs/promises');
-type NodeOs = typeof import('node:os');
-type NodePath = typeof import('node:path');
-
-interface NodeModules {
-  fs: FsPromises;
-  os: NodeOs;
-  path: NodePath;
-}
-
-let nodeModules: Promise<NodeModules | null> | undefined;
-
-/**
- * Loads `node:fs/promises`, `node:os` and `node:path` if this runtime has them, else null. The specifiers are
- * held in variables so that browser bundlers do not try to resolve them.
- */
-export function loadNodeModules(): Promise<NodeModules | null> {
-  nodeModules ??= (async () => {
-    const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
-    if (!proc?.versions?.node) return null;
-    const specs = ['node:fs/promises', 'node:os', 'node:path'];
-    try {
-      const [fs, os, path] = await Promise.all(specs.map((s) => import(/* @vite-ignore */ /* webpackIgnore: true */ s)));
-      return { fs: fs as FsPromises, os: os as NodeOs, path: path as NodePath };
-    } catch {
-      return null;
-    }
-  })();
-  return nodeModules;
-}
+type FsPromises = NodeModules['fs'];
 
 /** Process-wide file counter, like TF's per-process uid in event file names. */
 let fileCounter = 0;
@@ -182,7 +154,6 @@ function currentPid(): number {
 export class MemorySink implements EventSink {
   readonly kind = 'memory' as const;
   private chunks: Uint8Array[] = [];
-  private size = 0;
 
   constructor(readonly path: string) {}
 
@@ -196,19 +167,13 @@ export class MemorySink implements EventSink {
 
   async append(data: Uint8Array): Promise<void> {
     this.chunks.push(data.slice());
-    this.size += data.length;
   }
 
   async close(): Promise<void> {}
 
   /** Everything appended so far, as one array. */
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let off = 0;
-    for (const c of this.chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
+    const out = concatBytes(this.chunks);
     this.chunks = [out];
     return out.slice();
   }
@@ -306,7 +271,7 @@ export class EventFileWriter {
     if (mode === 'memory') {
       sink = MemorySink.create(dir, seconds);
     } else {
-      const mods = await loadNodeModules();
+      const mods = await nodeModules();
       if (mods) sink = await NodeFileSink.create(dir, seconds, mods);
       else if (mode === 'auto') sink = MemorySink.create(dir, seconds);
       else throw new Error("writeTo: 'node' needs node:fs, which this runtime does not have");
@@ -361,15 +326,7 @@ export class EventFileWriter {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
-    let size = 0;
-    for (const r of records) size += r.length;
-    const data = new Uint8Array(size);
-    let off = 0;
-    for (const r of records) {
-      data.set(r, off);
-      off += r.length;
-    }
-    await this.sink.append(data);
+    await this.sink.append(concatBytes(records));
   }
 
   /** Flushes and closes; later writes throw. Closing twice is a no-op. */
@@ -386,16 +343,7 @@ export class EventFileWriter {
     if (!(this.sink instanceof MemorySink)) throw new Error(`bytes() is for memory writers; read ${this.sink.path}`);
     const stored = this.sink.bytes();
     if (this.pending.length === 0) return stored;
-    let size = stored.length;
-    for (const r of this.pending) size += r.length;
-    const out = new Uint8Array(size);
-    out.set(stored);
-    let off = stored.length;
-    for (const r of this.pending) {
-      out.set(r, off);
-      off += r.length;
-    }
-    return out;
+    return concatBytes([stored, ...this.pending]);
   }
 
   /** The file as a Blob, to download from a browser (memory writers only). */

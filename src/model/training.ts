@@ -1,0 +1,232 @@
+/**
+ * The training loop (Keras' `fit`) and single training steps, apart from the model class as in tfjs:
+ * batches are gathered through a shuffled index buffer and each step is one plan run (one call into wasm).
+ */
+import { Callback, type FitParams, type Logs } from '../callbacks/base.js';
+import { History } from '../callbacks/history.js';
+import { ProgressBarLogger } from '../callbacks/progress.js';
+import { nextU32, shuffleInPlace } from '../random.js';
+import type { Tensor, TensorLike } from '../tensor.js';
+import { checkPositiveInt, evaluatePrepared } from './inference.js';
+import { Slot, prepare, type Input, type Prepared } from './inputs.js';
+import type { ModelCore } from './model-core.js';
+import type { Plan } from './plan.js';
+
+export interface FitArgs {
+  batchSize?: number;
+  epochs?: number;
+  verbose?: 0 | 1 | 2;
+  callbacks?: Callback[] | Callback;
+  validationData?: [Tensor | TensorLike, Tensor | TensorLike];
+  validationSplit?: number;
+  shuffle?: boolean;
+  initialEpoch?: number;
+  /** Stops training after the current batch; `fit` then rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+
+const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
+
+/** Models being trained: one fit at a time per model, as two would share its index buffers, optimizer steps and dropout counter. */
+const fitting = new WeakSet<ModelCore>();
+
+/** Keras' fit: epochs of shuffled batches, callbacks, validation; resolves to the History. */
+export async function fit(model: ModelCore, x: Input, y: Input, args: FitArgs = {}): Promise<History> {
+  if (fitting.has(model)) throw new Error(`fit: ${model.name} is already being trained by another fit() call; await it first`);
+  fitting.add(model);
+  try {
+    return await fitOnce(model, x, y, args);
+  } finally {
+    fitting.delete(model);
+  }
+}
+
+async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Promise<History> {
+  const c = model.requireCompiled('fit');
+  const batchSize = args.batchSize ?? 32;
+  const epochs = args.epochs ?? 1;
+  const initialEpoch = args.initialEpoch ?? 0;
+  const verbose = args.verbose ?? 1;
+  checkPositiveInt('fit: batchSize', batchSize);
+  checkPositiveInt('fit: epochs', epochs);
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  if (![0, 1, 2].includes(verbose)) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
+  const split = args.validationSplit ?? 0;
+  if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be in [0, 1), got ${split}`);
+  if (args.validationData && split > 0) throw new Error('fit: give validationData or validationSplit, not both');
+  if (args.signal?.aborted) throw abortError();
+
+  const user = Array.isArray(args.callbacks) ? args.callbacks : args.callbacks ? [args.callbacks] : [];
+  for (const cb of user) if (!(cb instanceof Callback)) throw new Error(`fit: callbacks must extend Callback (got ${cb === null ? 'null' : typeof cb})`);
+
+  const b = model.backend;
+  await b.ready(); // the worker pool of a lazily created backend
+  const train = prepare(model, x, y, c.loss, 'fit');
+  let val: Prepared | undefined;
+  try {
+    if (args.validationData) {
+      if (!Array.isArray(args.validationData) || args.validationData.length < 2) throw new Error('fit: validationData must be [xVal, yVal]');
+      val = prepare(model, args.validationData[0], args.validationData[1], c.loss, 'fit: validationData');
+    }
+  } catch (e) {
+    train.release();
+    throw e;
+  }
+  // Keras' validationSplit: the first floor(n·(1 − split)) samples train, the rest (taken before shuffling) validate.
+  const nTrain = split > 0 ? Math.floor(train.n * (1 - split)) : train.n;
+  const nVal = train.n - nTrain;
+  if (nTrain <= 0 || (split > 0 && nVal <= 0)) {
+    train.release();
+    val?.release();
+    throw new Error(`fit: ${train.n} samples are not sufficient to split with validationSplit=${split} (${nTrain} train, ${nVal} validation)`);
+  }
+  const steps = Math.ceil(nTrain / batchSize);
+  const doValidation = !!val || nVal > 0;
+
+  // Keras' order: the user's callbacks, then History, then the progress bar (which so prints what others added).
+  const history = new History();
+  const list: Callback[] = [...user, history];
+  if (verbose > 0) list.push(new ProgressBarLogger());
+  for (const cb of list) {
+    cb.setModel(model);
+    cb.setParams({
+      epochs,
+      initialEpoch,
+      steps,
+      batchSize,
+      samples: nTrain,
+      verbose: verbose as 0 | 1 | 2,
+      doValidation,
+      metrics: ['loss', ...c.metrics, ...(doValidation ? ['val_loss', ...c.metrics.map((m) => `val_${m}`)] : [])],
+    } satisfies FitParams);
+  }
+  const call = async (f: (cb: Callback) => void | Promise<void>) => {
+    for (const cb of list) {
+      const r = f(cb);
+      if (r) await r;
+    }
+  };
+  // Batch logs: one reused object unless a callback may keep them (ours declare that they only read them),
+  // so that the default step loop allocates nothing.
+  const freshLogs = list.some(
+    (cb) => cb.keepsBatchLogs && (cb.onBatchBegin !== Callback.prototype.onBatchBegin || cb.onBatchEnd !== Callback.prototype.onBatchEnd),
+  );
+
+  const trainIdx = model.indexBuffers.identity(Slot.train, train.n);
+  const accName = c.metrics[0];
+  const dropoutSeed = nextU32();
+  const shared: Logs = { batch: 0, size: 0 };
+  model.stopTraining = false;
+  model.history = history;
+  let lastYield = performance.now();
+  let aborted = false;
+  let fullPlan: Plan | undefined; // looked up once: the step loop allocates nothing
+  try {
+    await call((cb) => cb.onTrainBegin());
+    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+      if (args.shuffle ?? true) shuffleInPlace(trainIdx.view().subarray(0, nTrain));
+      await call((cb) => cb.onEpochBegin(epoch));
+      let lossSum = 0;
+      let accSum = 0;
+      let seen = 0;
+      for (let step = 0; step < steps; step++) {
+        const start = step * batchSize;
+        const bs = Math.min(batchSize, nTrain - start);
+        let logs = shared;
+        if (freshLogs) logs = { batch: step, size: bs };
+        else {
+          logs.batch = step;
+          logs.size = bs;
+        }
+        for (const cb of list) {
+          const r = cb.onBatchBegin(step, logs);
+          if (r) await r;
+        }
+        const plan = bs === batchSize ? (fullPlan ??= model.plans.get('train', bs, train.source, trainIdx.ptr)) : model.plans.get('train', bs, train.source, trainIdx.ptr);
+        const opt = c.optimizer;
+        opt.iterations++;
+        plan.run(start, opt.iterations, model.dropoutStep++, dropoutSeed);
+        const loss = plan.loss();
+        if (!Number.isFinite(loss))
+          throw new Error(`fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; training stopped (try a lower learning rate, or check the data)`);
+        lossSum += loss * bs;
+        seen += bs;
+        if (freshLogs) logs = { batch: step, size: bs };
+        logs.loss = lossSum / seen;
+        if (accName) {
+          accSum += plan.accuracy() * bs;
+          logs[accName] = accSum / seen;
+        }
+        for (const cb of list) {
+          const r = cb.onBatchEnd(step, logs);
+          if (r) await r;
+        }
+        if (args.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        if (model.stopTraining) break;
+        const now = performance.now();
+        if (now - lastYield > 50) {
+          // Let timers, signals and worker events run during long epochs.
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
+      }
+      if (aborted || args.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      const logs: Logs = { loss: lossSum / seen };
+      if (accName) logs[accName] = accSum / seen;
+      if (doValidation) {
+        const vr = val
+          ? evaluatePrepared(model, val, 0, val.n, batchSize)
+          : evaluatePrepared(model, train, nTrain, nVal, batchSize, trainIdx.ptr);
+        logs.val_loss = vr.loss;
+        if (accName) logs[`val_${accName}`] = vr.accuracy;
+      }
+      await call((cb) => cb.onEpochEnd(epoch, logs));
+    }
+    await call((cb) => cb.onTrainEnd());
+  } catch (e) {
+    // Let callbacks close what they opened (TensorBoard files, the progress line); the first error wins.
+    for (const cb of list) {
+      try {
+        await cb.onTrainEnd();
+      } catch {
+        /* already failing */
+      }
+    }
+    throw e;
+  } finally {
+    train.release();
+    val?.release();
+  }
+  if (aborted) throw abortError();
+  return history;
+}
+
+
+/** One optimizer step on one batch; returns the batch's `[loss, accuracy]` (or `loss`). */
+export function trainOnBatch(model: ModelCore, x: Input, y: Input): number | number[] {
+  const c = model.requireCompiled('trainOnBatch');
+  const p = prepare(model, x, y, c.loss, 'trainOnBatch');
+  try {
+    const ib = model.indexBuffers.identity(Slot.batch, p.n);
+    const plan = model.plans.get('train', p.n, p.source, ib.ptr);
+    c.optimizer.iterations++;
+    plan.run(0, c.optimizer.iterations, model.dropoutStep++, nextU32());
+    return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
+  } finally {
+    p.release();
+  }
+}
+
+function abortError(): Error {
+  const e = new Error('fit: aborted by its AbortSignal');
+  e.name = 'AbortError';
+  return e;
+}
