@@ -164,6 +164,8 @@ describe('training parity with Keras', () => {
       losses.push((model.trainOnBatch(xb, yb) as number[])[0]);
       xb.dispose();
       yb.dispose();
+      // Let vitest's worker RPC through on a loaded machine (100 synchronous steps can take a minute there).
+      if (s % 10 === 9) await new Promise((r) => setImmediate(r));
     }
     const lossDiff = maxAbsDiff(losses, ref.losses);
     const keras = await loadModel(join(FIX, 'seed.keras'));
