@@ -27,6 +27,10 @@ interface Shape {
 }
 
 const BATCHES = [32, 128, 256];
+/** Rounds of the peak loop per call: ~10 MFLOP, a few hundred µs. */
+const PEAK_ITERS = 100_000;
+/** Target of issue 10: the main product of each layout at ≥ 85% of the measured peak per thread. */
+const PEAK_TARGET = 0.85;
 const THREADS = [1, 2];
 
 function shapes(batch: number): Shape[] {
@@ -109,13 +113,32 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
 
   // --- ours, 1 and 2 threads
   const oursM: Measurement[][] = [];
+  const peakM: Measurement[] = [];
+  let peakFlops = 0;
   const errs: number[] = [];
   const identical: boolean[] = [];
   const firstOut: Float32Array[] = [];
   for (const t of THREADS) {
-    await initThreads(t, notes);
+    const info = await initThreads(t, notes);
     const b = backend();
     const ms: Measurement[] = [];
+    // This build's multiply-add peak on one thread: a register-only loop (no loads or stores), the most a
+    // GEMM micro-kernel could reach (see gemm.rs wl_peak_madd). Measured on each build, next to its GEMMs.
+    let best: Measurement | null = null;
+    const forms: string[] = [];
+    for (const form of [0, 1] as const) {
+      const flops = b.peakMadd(PEAK_ITERS, form);
+      const m = measure(() => b.peakMadd(PEAK_ITERS, form), opts);
+      forms.push(`form ${form}: ${(flops / m.seconds / 1e9).toFixed(1)}`);
+      const perSecond = { ...m, seconds: m.seconds * (96 / (flops / PEAK_ITERS)) }; // as seconds per 96·iters flops
+      if (!best || perSecond.seconds < best.seconds) best = perSecond;
+    }
+    peakFlops = PEAK_ITERS * 96;
+    peakM.push(best!);
+    const pk = peakFlops / best!.seconds / 1e9;
+    const pkLine = `peak of the ${info.variant} build, one thread: ${pk.toFixed(1)} GFLOP/s (${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'SIMD128 multiply + add, no FMA'}; the faster of two register-only loops, GFLOP/s ${forms.join(', ')})`;
+    console.log(pkLine);
+    notes.push(pkLine);
     for (const [i, s] of all.entries()) {
       const bufs = new WasmBuffers(b);
       const pa = bufs.f32(data[i].a);
@@ -148,6 +171,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
 
   // --- report
   const gf = (s: Shape, sec: number) => (2 * s.m * s.n * s.k) / sec / 1e9;
+  const peak = peakM.map((m) => peakFlops / m.seconds / 1e9); // per thread, [1T build, 2T build]
   const rows: Record<string, unknown>[] = [];
   const table: string[][] = [];
   for (const [i, s] of all.entries()) {
@@ -172,6 +196,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       tfjsGflops: gt,
       ratioOurs2TToTfjs: g2 / gt,
       speedup2Tover1T: g2 / g1,
+      peakPerThreadGflops: peak,
+      fractionOfPeak1T: g1 / peak[0],
+      fractionOfPeak2TPerThread: g2 / 2 / peak[1],
       maxRelErrVsTfjs: errs[i],
       bitwiseSame1T2T: identical[i],
     });
@@ -186,16 +213,28 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       fmtM(gt, 1, mt),
       fmt(g2 / gt, 2) + '×',
       fmt(g2 / g1, 2) + '×',
+      fmt((100 * g1) / peak[0], 0) + '%',
+      fmt((100 * g2) / 2 / peak[1], 0) + '%',
       errs[i].toExponential(0),
       identical[i] ? 'yes' : 'NO',
     ]);
   }
   console.log('\nGEMM, GFLOP/s (2·m·n·k / median time per call); tfjs-wasm is single-threaded in Node\n');
   printTable(
-    ['batch', 'product', 'shape', 'layout', 'm×n×k', 'ours 1T', 'ours 2T', 'tfjs-wasm (1T)', 'ours 2T / tfjs', '2T / 1T', 'max rel err vs tfjs', '2T ≡ 1T bitwise'],
+    ['batch', 'product', 'shape', 'layout', 'm×n×k', 'ours 1T', 'ours 2T', 'tfjs-wasm (1T)', 'ours 2T / tfjs', '2T / 1T', '1T % of peak', '2T % of peak per thread', 'max rel err vs tfjs', '2T ≡ 1T bitwise'],
     table,
   );
-  const summary = contentionSummary([...oursM.flat(), ...tfjsM]);
+  console.log(`\nPeak (register-only multiply-add loop), per thread: ${peak.map((p, i) => `${p.toFixed(1)} GFLOP/s (${THREADS[i]}T build)`).join(', ')}`);
+  const targets: string[] = [];
+  for (const batch of [32, 128])
+    for (const layout of ['NN', 'TN', 'NT'] as const) {
+      const i = all.findIndex((s) => s.batch === batch && s.layout === layout);
+      const f = Math.min(rows[i].fractionOfPeak1T as number, rows[i].fractionOfPeak2TPerThread as number);
+      targets.push(`${f >= PEAK_TARGET ? 'PASS' : 'FAIL'}  ${layout} ${all[i].product}, batch ${batch}: ≥ ${PEAK_TARGET * 100}% of peak per thread (1T and 2T): ${(100 * f).toFixed(0)}%`);
+    }
+  console.log(targets.join('\n'));
+  notes.push(...targets);
+  const summary = contentionSummary([...oursM.flat(), ...tfjsM, ...peakM]);
   console.log(`\n${summary}`);
   notes.push(summary);
   const bad = rows.filter((r) => (r.maxRelErrVsTfjs as number) > 1e-4 || !r.bitwiseSame1T2T);

@@ -1,9 +1,11 @@
 /**
  * Benchmark runner: `npm run bench -- [names…] [--quick] [--json out.json]`
- *   npm run bench                      all default benches (gemm, kernels, fit)
+ *   npm run bench                      all default benches (gemm, kernels, fit, runtimes, browser)
  *   npm run bench -- gemm              one bench
  *   npm run bench -- --quick           short time budget (a smoke run)
  *   npm run bench -- --json out.json   also write machine facts + every result to a JSON file
+ *   npm run bench -- --python PY       the Python (with tensorflow/keras, torch) for the fit bench's native rows;
+ *                                      default: /work/venv/bin/python when /work/venv/READY exists, else python3
  *   npm run bench -- --wait-idle       on a shared machine: before each measurement, wait until other processes
  *                                      leave the CPU alone (at most 2 min at the start + 10 min in all)
  * Every measurement records how much CPU other processes used meanwhile; disturbed ones are marked `*`.
@@ -19,12 +21,14 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   gemm: () => import('./gemm.js'),
   kernels: () => import('./kernels.js'),
   fit: () => import('./fit.js'),
+  browser: () => import('./browser.js'),
+  runtimes: () => import('./runtimes.js'),
 };
-const DEFAULT = ['gemm', 'kernels', 'fit'];
+const DEFAULT = ['gemm', 'kernels', 'fit', 'runtimes', 'browser'];
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
-  console.error(`usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--quick] [--json out.json] [--wait-idle]`);
+  console.error(`usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--quick] [--json out.json] [--wait-idle] [--python PY]`);
   process.exit(2);
 }
 
@@ -33,6 +37,7 @@ function parseArgs(argv: string[]): { names: string[]; opts: BenchOptions; json?
   let quick = false;
   let waitIdle = false;
   let json: string | undefined;
+  let python: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
@@ -41,12 +46,16 @@ function parseArgs(argv: string[]): { names: string[]; opts: BenchOptions; json?
       json = argv[++i];
       if (!json) usage('--json needs a file name');
     } else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (a === '--python') {
+      python = argv[++i];
+      if (!python) usage('--python needs a path');
+    } else if (a.startsWith('--python=')) python = a.slice('--python='.length);
     else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (!(a in BENCHES)) usage(`unknown bench "${a}"`);
     else if (!names.includes(a)) names.push(a);
   }
-  return { names: names.length ? names : DEFAULT, opts: { quick, waitIdle }, json, waitIdle };
+  return { names: names.length ? names : DEFAULT, opts: { quick, waitIdle, python }, json, waitIdle };
 }
 
 async function main(): Promise<void> {

@@ -23,6 +23,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Before each measurement, wait (within a budget) until other processes leave the CPU alone. */
   waitIdle?: boolean;
+  /** A Python with TensorFlow/Keras and/or PyTorch for the native rows of the fit bench (else searched). */
+  python?: string;
 }
 
 /** What a bench module returns; `rows` go to the JSON file as they are. */

@@ -17,3 +17,4 @@ export { ProgressBarLogger } from './callbacks/progress.js';
 export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFile } from './callbacks/tensorboard.js';
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
 export * as datasets from './datasets.js';
+export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './vis/fit-events.js';

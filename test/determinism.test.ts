@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { backend } from '../src/backend/backend.js';
 import { backendInfo, clearSession, datasets, init, layers, sequential, setSeed, tensor, type Sequential } from '../src/index.js';
 import { planOptions } from '../src/model/plan.js';
 
@@ -43,8 +44,11 @@ function weightsOf(m: Sequential): Float32Array[] {
 }
 
 /** The seed program, scaled down: setSeed, build, fit with shuffling and dropout, on `threads` threads. */
-async function run(seed: number, threads: number, opts: { validationSplit?: number } = {}): Promise<Run> {
+async function run(seed: number, threads: number | 'auto', opts: { validationSplit?: number; delayThread1?: number } = {}): Promise<Run & { tiles: number[] }> {
   await init({ threads });
+  const b = backend();
+  if (opts.delayThread1) b.debugDelay(1, opts.delayThread1);
+  const tiles0 = [0, 1].map((t) => b.tilesRun(t));
   const raw = tensor(mn.x, [N, 28, 28], 'uint8');
   const x = raw.div(255);
   const y = tensor(mn.y, [N], 'uint8');
@@ -68,7 +72,9 @@ async function run(seed: number, threads: number, opts: { validationSplit?: numb
     ...(opts.validationSplit ? { validationSplit: opts.validationSplit } : { validationData: [xv, yv] }),
   });
   const p = model.predict(xv);
-  const r: Run = { threads: backendInfo().threads, initial, final: weightsOf(model), history: h.history, predictions: p.dataSync() as Float32Array };
+  b.debugDelay(-1, 0);
+  const tiles = [0, 1].map((t) => b.tilesRun(t) - tiles0[t]);
+  const r = { threads: backendInfo().threads, initial, final: weightsOf(model), history: h.history, predictions: p.dataSync() as Float32Array, tiles };
   p.dispose();
   model.dispose();
   for (const t of [raw, x, y, rawv, xv, yv]) t.dispose();
@@ -92,7 +98,7 @@ function firstDifference(a: Float32Array[], b: Float32Array[]): string | null {
 }
 
 describe('setSeed reproducibility', () => {
-  let a: Run;
+  let a: Awaited<ReturnType<typeof run>>;
   beforeAll(async () => {
     a = await run(2024, 2);
   });
@@ -124,6 +130,23 @@ describe('setSeed reproducibility', () => {
   it('three threads (more than the batch splits evenly into) give the same bits too', async () => {
     const d = await run(2024, 3);
     expect(d.threads).toBe(3);
+    expect(firstDifference(a.final, d.final)).toBeNull();
+    expect(d.history).toEqual(a.history);
+  });
+
+  it('a thread running late mid-step (thread 1 stalls before every tile it claims) changes no bit', async () => {
+    // Tiles go to whoever claims them, so the stalled thread's share moves to thread 0; each tile is still
+    // computed whole by one thread in a fixed order.
+    const late = await run(2024, 2, { delayThread1: 50_000 });
+    expect(late.tiles[1]).toBeGreaterThan(0); // the late thread did take part (and stalled mid-step)
+    expect(late.tiles[0] + late.tiles[1]).toBe(a.tiles[0] + a.tiles[1]); // the same tiles, whoever ran them
+    expect(firstDifference(a.final, late.final)).toBeNull();
+    expect(late.history).toEqual(a.history);
+    expect(firstDifference([a.predictions], [late.predictions])).toBeNull();
+  });
+
+  it("threads: 'auto' (the default) gives the same bits", async () => {
+    const d = await run(2024, 'auto');
     expect(firstDifference(a.final, d.final)).toBeNull();
     expect(d.history).toEqual(a.history);
   });

@@ -9,10 +9,16 @@
  */
 import { Arena, OutOfMemoryError } from './memory.js';
 import { WORKER_SOURCE } from './worker-source.js';
+import { AutoThreads, type AutoThreadsState } from './auto-threads.js';
 
 export interface InitOptions {
-  /** Threads including the calling one. Default: the number of cores (at most 8). 1 disables the pool. */
-  threads?: number;
+  /**
+   * Threads including the calling one; 1 disables the pool. Default `'auto'`: a pool of one thread per core
+   * (at most 8) of which each program uses all, or only the calling thread when that measured faster (other
+   * processes busy on the cores); `backendInfo().auto` says what it chose and why. Results are bitwise the
+   * same either way.
+   */
+  threads?: number | 'auto';
   /** Upper bound of wasm memory. Default 4096 MB in Node, 1024 MB in browsers. */
   maxMemoryMB?: number;
   /** Where the .wasm files are (browsers/bundlers); defaults to the files shipped beside this module. */
@@ -40,6 +46,8 @@ export interface BackendInfo {
   environment: 'node' | 'browser';
   /** Why fewer threads than asked are used, if so. */
   reason?: string;
+  /** With `threads: 'auto'` (`threads` is then the pool's size): how many the programs use now, and why. */
+  auto?: AutoThreadsState;
 }
 
 interface Exports {
@@ -53,6 +61,9 @@ interface Exports {
   wl_pool_abort(): void;
   wl_worker_main(tid: number): void;
   wl_debug_trap_on(tid: number): number;
+  wl_debug_delay(tid: number, spins: number): void;
+  wl_pool_tiles_run(tid: number): number;
+  wl_peak_madd(iters: number, seed: number, form: number): number;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
@@ -98,6 +109,7 @@ export class Backend {
   private i32cache: Int32Array | null = null;
   private viewCache: { buf: ArrayBufferLike; f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   private u32prog: { ptr: number; words: number } | null = null;
+  private auto: AutoThreads | null = null;
 
   private constructor(
     private readonly exports: Exports,
@@ -107,14 +119,14 @@ export class Backend {
     readonly maxBytes: number,
     private readonly mainCanBlock: boolean,
     /** What init asked for (the pool may have fewer threads, see info.reason). */
-    readonly config: { threads: number; maxMemoryMB: number },
+    readonly config: { threads: number; auto: boolean; maxMemoryMB: number },
   ) {
     this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
     exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
   }
 
   /** Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`). */
-  static create(module: WebAssembly.Module, variant: Variant, opts: { threads: number; maxMemoryMB: number; reason?: string }): Backend {
+  static create(module: WebAssembly.Module, variant: Variant, opts: { threads: number; auto: boolean; maxMemoryMB: number; reason?: string }): Backend {
     const shared = variant.endsWith('threads');
     const maxBytes = Math.min(opts.maxMemoryMB * 2 ** 20, 4 * 2 ** 30 - PAGE);
     const maxPages = Math.floor(maxBytes / PAGE);
@@ -131,7 +143,7 @@ export class Backend {
       environment: isNode ? 'node' : 'browser',
       ...(opts.reason ? { reason: opts.reason } : {}),
     };
-    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock, { threads: opts.threads, maxMemoryMB: opts.maxMemoryMB });
+    const b = new Backend(exports, memory, module, info, maxPages * PAGE, mainCanBlock, { threads: opts.threads, auto: opts.auto, maxMemoryMB: opts.maxMemoryMB });
     if (shared && opts.threads > 1) b.poolReady = b.startPool(opts.threads);
     return b;
   }
@@ -197,6 +209,24 @@ export class Backend {
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
+    this.setAuto(this.config.auto);
+  }
+
+  /** threads: 'auto' on or off for a running pool (init() with the other setting and the same pool size). */
+  setAuto(on: boolean): void {
+    this.config.auto = on;
+    if (this.poolThreads < 2) return;
+    if (on && !this.auto) {
+      this.auto = new AutoThreads(
+        this.poolThreads,
+        (t) => this.exports.wl_pool_config(t, this.mainCanBlock ? 1 : 0),
+        (s) => (this.info.auto = s),
+      );
+    } else if (!on && this.auto) {
+      this.auto = null;
+      delete this.info.auto;
+      this.exports.wl_pool_config(this.poolThreads, this.mainCanBlock ? 1 : 0);
+    }
   }
 
   private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
@@ -240,11 +270,14 @@ export class Backend {
   run(ptr: number, words: number): void {
     this.check();
     let rc: number;
+    const auto = this.auto;
+    auto?.begin(ptr, words);
     try {
       rc = this.exports.wl_run(ptr, words);
     } catch (e) {
       this.trapped(e);
     }
+    auto?.end();
     if (rc !== 0) this.fail(rc);
   }
 
@@ -271,6 +304,9 @@ export class Backend {
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
     this.check();
+    // Every thread of the pool takes part (threads: 'auto' may be running programs on fewer).
+    this.exports.wl_pool_config(this.poolThreads, this.mainCanBlock ? 1 : 0);
+    this.auto?.invalidate();
     let rc: number;
     try {
       rc = this.exports.wl_debug_trap_on(tid);
@@ -278,6 +314,26 @@ export class Backend {
       this.trapped(e);
     }
     if (rc !== 0) this.fail(rc);
+  }
+
+  /** Test hook: thread `tid` spins `spins` iterations before each tile it claims (tid -1: nobody). */
+  debugDelay(tid: number, spins: number): void {
+    this.exports.wl_debug_delay(tid < 0 ? 0xffffffff : tid, spins >>> 0);
+  }
+
+  /** Tiles of programs thread `tid` has run since the backend started (tests, bench). */
+  tilesRun(tid: number): number {
+    return this.exports.wl_pool_tiles_run(tid) >>> 0;
+  }
+
+  /**
+   * Bench: `iters` rounds of a register-only multiply-add loop on the calling thread (form 0: 12 chained
+   * madds — SIMD128 mul + add, or relaxed-SIMD FMA in the relaxed builds; form 1: 6 multiplies and 6 adds
+   * on independent chains); returns the flops done. See gemm.rs `wl_peak_madd`.
+   */
+  peakMadd(iters: number, form: 0 | 1): number {
+    this.exports.wl_peak_madd(iters, 1e-3, form);
+    return iters * (form === 0 ? 96 : 48);
   }
 
   /** A scratch program area reused across calls of one-op programs. */
@@ -305,6 +361,8 @@ export class Backend {
     this.workers.length = 0;
     this.poolThreads = 1;
     this.info.threads = 1;
+    this.auto = null;
+    delete this.info.auto;
   }
 
   dispose(): void {
@@ -342,8 +400,10 @@ function resolveOptions(opts: InitOptions) {
   const feats = detectFeatures();
   if (!feats.simd)
     throw new Error('wasm-layers needs WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4); this runtime has none.');
-  const threads = opts.threads ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`wasm-layers: init({ threads }) must be an integer from 1 to 64, got ${threads}`);
+  const auto = opts.threads === undefined || opts.threads === 'auto';
+  const threads = auto ? defaultThreads() : opts.threads;
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64)
+    throw new Error(`wasm-layers: init({ threads }) must be an integer from 1 to 64, got ${String(opts.threads)} (or 'auto')`);
   let reason: string | undefined;
   let shared = false;
   if (threads > 1) {
@@ -359,7 +419,7 @@ function resolveOptions(opts: InitOptions) {
   const variant: Variant = `${relaxed ? 'relaxed' : 'simd'}${shared ? '-threads' : ''}` as Variant;
   const maxMemoryMB = opts.maxMemoryMB ?? (isNode ? 4096 : 1024);
   if (typeof maxMemoryMB !== 'number' || !(maxMemoryMB >= 8)) throw new Error(`wasm-layers: init({ maxMemoryMB }) must be a number ≥ 8, got ${maxMemoryMB}`);
-  return { threads, variant, reason, maxMemoryMB };
+  return { threads, auto: auto && threads > 1, variant, reason, maxMemoryMB };
 }
 
 // One literal `new URL(…, import.meta.url)` per file, so bundlers (Vite, webpack) find and ship each.
@@ -402,6 +462,7 @@ export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
   const custom = !!opts.wasmUrls || !!opts.wasmBinary;
   if (current && !current.isDisposed && !current.isBroken && !custom && current.config.threads === o.threads && current.info.variant === o.variant && current.config.maxMemoryMB === o.maxMemoryMB) {
     await current.ready();
+    current.setAuto(o.auto); // same pool: only whether it adapts changes (results are the same either way)
     return { ...current.info };
   }
   current?.dispose();

@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser example: examples/browser trains the se
   let server: ExampleServer | undefined;
 
   beforeAll(async () => {
-    build();
+    await build();
     const { chromium } = await import('playwright-core');
     [server, browser] = await Promise.all([startServer(0), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
   }, 300_000);

@@ -63,7 +63,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loadModel from a URL, save to memory',
   let tmp = '';
 
   beforeAll(async () => {
-    build();
+    await build();
     tmp = await mkdtemp(join(tmpdir(), 'wl-io-browser-'));
     // The model on another origin, as from a CDN.
     models = createServer(async (req, res) => {

@@ -59,7 +59,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    build();
+    await build();
     const { chromium } = await import('playwright-core');
     [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
   }, 300_000);

@@ -1,5 +1,5 @@
 /** What the browser suites share: where Chromium is, how to launch it, and building what the page imports. */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './server.js';
@@ -19,15 +19,25 @@ export const LAUNCH_ARGS = [
   '--disable-quic',
 ];
 
-/** Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. */
-export function build(): void {
+/**
+ * Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. Asynchronous: a
+ * synchronous minute-long build would block the test worker, and vitest then reports RPC timeouts.
+ */
+export async function build(): Promise<void> {
   const steps: [string, string[]][] = [
     [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
     [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
   ];
   for (const [cmd, args] of steps) {
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+    const r = await new Promise<{ status: number | null; out: string }>((done) => {
+      const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (status) => done({ status, out }));
+      p.on('error', (e) => done({ status: -1, out: String(e) }));
+    });
+    if (r.status !== 0) throw new Error(`test/browser: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.status}):\n${r.out}`);
   }
   for (const f of ['dist/index.js', 'dist/backend/backend.js', 'wasm/wasm-layers-simd.wasm', 'wasm/wasm-layers-simd-threads.wasm', 'wasm/wasm-layers-relaxed.wasm', 'wasm/wasm-layers-relaxed-threads.wasm'])
     if (!existsSync(join(ROOT, f))) throw new Error(`test/browser: the build did not produce ${f}`);

@@ -324,23 +324,46 @@ unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     }
 }
 
-/// Thread `tid` of `nt` computes its share: whole 8-column panels (2-column groups for NT) when the
-/// matrix has more of them than 4-row tiles, else whole row tiles.
-pub unsafe fn gemm_part(g: &Gemm, tid: usize, nt: usize) {
+/// Most tiles a product is cut into (see program.rs `tiles`): enough for two to four threads to balance,
+/// few enough that a tile of a weight-gradient product still covers two or more panels of B.
+pub const MAX_TILES: usize = 32;
+
+/// NT with a short K (dX of a narrow layer: K = its units) packs Bᵀ into panels and runs the NN
+/// micro-kernel: a dot product of 10 terms would spend more on its horizontal sum than on the products.
+#[inline]
+fn nt_dot(layout: u32, k: usize) -> bool {
+    layout == NT && k > NT_PACK_MAX_K
+}
+
+/// (column units, row units) a product can be split into: 8-column panels (2-column groups for the NT dot
+/// kernel) and 4-row tiles.
+pub fn units(layout: u32, m: usize, n: usize, k: usize) -> (usize, usize) {
+    (n.div_ceil(if nt_dot(layout, k) { 2 } else { 8 }), m.div_ceil(4))
+}
+
+/// Most tiles worth cutting a product into. With a short K (a weight gradient: K = the batch) a tile walks
+/// its panels across each output row — and in the fused Adam update the parameter, m and v rows — so it
+/// keeps at least 4 panels (128 bytes of each row) rather than hopping down 2 KiB-strided columns.
+pub fn max_tiles(layout: u32, m: usize, n: usize, k: usize) -> usize {
+    let (cols, rows) = units(layout, m, n, k);
+    let short_k = layout != NT && k < 256 && cols >= 8;
+    MAX_TILES.min(if short_k { (cols / 4).max(1) } else { cols.max(rows) })
+}
+
+/// Tile `tile` of `tiles` (see program.rs): whole column units when there are enough of them for every
+/// tile to get two or the matrix is wider than tall (each tile then packs only its own panels of B),
+/// else whole row tiles. Which split is chosen changes no result: every element is computed the same way.
+pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     if g.m == 0 || g.n == 0 {
         return;
     }
-    // NT with a short K (dX of a narrow layer: K = its units) packs Bᵀ into panels and runs the NN
-    // micro-kernel: a dot product of 10 terms would spend more on its horizontal sum than on the products.
-    let nt_dot = g.layout == NT && g.k > NT_PACK_MAX_K;
-    let cw = if nt_dot { 2 } else { 8 };
-    let col_units = g.n.div_ceil(cw);
-    let row_units = g.m.div_ceil(4);
-    let (i0, i1, p0, p1) = if col_units >= row_units || nt == 1 {
-        let (p0, p1) = split(col_units, tid, nt);
+    let nt_dot = nt_dot(g.layout, g.k);
+    let (col_units, row_units) = units(g.layout, g.m, g.n, g.k);
+    let (i0, i1, p0, p1) = if col_units >= row_units || col_units >= 2 * tiles || tiles == 1 {
+        let (p0, p1) = split(col_units, tile, tiles);
         (0, g.m, p0, p1)
     } else {
-        let (r0, r1) = split(row_units, tid, nt);
+        let (r0, r1) = split(row_units, tile, tiles);
         (r0 * 4, (r1 * 4).min(g.m), 0, col_units)
     };
     if i0 >= i1 || p0 >= p1 {
@@ -384,4 +407,45 @@ pub unsafe fn gemm_naive(g: &Gemm) {
             *g.c.add(i * g.ldc + j) = acc;
         }
     }
+}
+
+/// Register chains in `wl_peak_madd`: enough independent ones to cover the latency on both vector pipes,
+/// few enough to stay in the 16 vector registers V8 allocates on x64 (with the two constants).
+const PEAK_CHAINS: usize = 12;
+
+/// The machine's multiply-add peak on one thread, measured by the bench: `iters` rounds over PEAK_CHAINS
+/// registers, touching no memory. Returns a value depending on every chain so nothing can be dropped.
+///   form 0: `acc ← madd(acc, b, c)` — this build's `madd` (SIMD128 multiply then add, or relaxed-SIMD
+///           FMA); each chain's multiply waits for its last add, so nothing can be hoisted: 12 madds of
+///           8 flops per round.
+///   form 1: half the chains `acc ← acc + c`, half `acc ← acc · b` — the multiply and add pipes kept busy
+///           independently (no multiply→add latency on any chain): the SIMD128 peak without FMA, 6 madds'
+///           worth (48 flops) per round.
+/// The bench takes the faster form as the peak.
+#[no_mangle]
+pub extern "C" fn wl_peak_madd(iters: u32, seed: f32, form: u32) -> f32 {
+    let b = f32x4_splat(0.999_99);
+    let c = f32x4_splat(seed);
+    let mut acc = [f32x4_splat(0.0); PEAK_CHAINS];
+    for (r, a) in acc.iter_mut().enumerate() {
+        *a = f32x4_splat(seed + r as f32);
+    }
+    if form == 0 {
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = madd(*a, b, c);
+            }
+        }
+    } else {
+        for _ in 0..iters {
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = if r % 2 == 0 { f32x4_add(*a, c) } else { f32x4_mul(*a, b) };
+            }
+        }
+    }
+    let mut s = f32x4_splat(0.0);
+    for a in acc {
+        s = f32x4_add(s, a);
+    }
+    crate::hsum(s)
 }

@@ -2,8 +2,8 @@
 //!
 //! The TypeScript side owns all memory (an arena above `__heap_base`) and describes work as a *program*:
 //! a list of ops encoded as u32 words (see `program.rs`). One call to `wl_run` executes a whole program —
-//! a training step is one call — with every thread of the pool walking the same op list and meeting at a
-//! barrier after each op. Each op file holds the forward and backward kernels of one op and the naive
+//! a training step is one call — with the pool's threads claiming the ops' tiles in order (`pool.rs`).
+//! Each op file holds the forward and backward kernels of one op and the naive
 //! reference the tests compare them with.
 #![no_std]
 #![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
@@ -26,9 +26,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Splits `units` work units into `nt` contiguous ranges; thread `tid` gets the `tid`-th.
+/// Splits `units` work units into `nt` contiguous ranges; tile `tid` gets the `tid`-th. (Kernels take a
+/// tile number and a tile count, named tid/nt: the pool runs each tile on whichever thread claims it.)
 /// Every kernel computes each output element the same way whatever range it falls in, so results do not
-/// depend on the thread count.
+/// depend on the thread count or on the tiling.
 #[inline]
 pub fn split(units: usize, tid: usize, nt: usize) -> (usize, usize) {
     let base = units / nt;

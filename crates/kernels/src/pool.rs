@@ -1,26 +1,62 @@
 //! The thread pool's runtime, in wasm so that a whole training step needs one call from JS.
 //!
 //! JS starts `n - 1` workers, each instantiating this module on the same shared memory with its own stack
-//! and calling `wl_worker_main(tid)`, which only returns at shutdown. The calling thread is thread 0:
-//! `run_parallel` publishes a job, wakes the workers, does its own share and meets them at `barrier`.
-//! Idle threads spin briefly (a step's ops follow each other within microseconds), then sleep on a futex.
+//! and calling `wl_worker_main(tid)`, which only returns at shutdown. The calling thread is thread 0.
+//!
+//! Work moves to whoever is running. A job (a program) is cut into *tiles*: each op into a number of tiles
+//! that depends only on the op's sizes, never on the thread count, and tiles are numbered across the whole
+//! program. Threads claim tile numbers from one shared counter, in order, and count finished tiles in
+//! another. A tile of op i may start once every tile numbered before op i's first is finished — the done
+//! count tells, because nothing after that point can finish earlier. So there is no barrier that waits
+//! for *threads*: a thread that is off the CPU (descheduled by a competing process, still waking from its
+//! futex) delays only the tiles it already claimed, and the others take everything else. A tile is always
+//! computed whole, by one thread, in a fixed order, so results are bitwise identical for any thread count
+//! and any schedule.
+//!
+//! Spinning adapts: a waiter that sees no tile finish for a while sleeps on the done counter's futex
+//! (whoever finishes a tile wakes it), and an idle worker shortens its spin before sleeping each time it
+//! ended up sleeping anyway. A late worker is harmless: it claims nothing from a finished job.
+//!
 //! A worker that traps is reported by its JS wrapper through `FAILED`; every wait checks it, so the calling
 //! thread gets an error code instead of hanging.
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
-/// Control block; JS reads `FAILED` and `ABORT` through `wl_pool_ctrl`.
+/// Control block, read by JS through `wl_pool_ctrl` (as i32 words: 0 = failed, 8 = started; JS notifies
+/// words 0–8 when a worker dies, which wakes every sleeper below).
 #[repr(C)]
 pub struct Ctrl {
     pub failed: AtomicU32, // 0, or 1 + id of the thread that died
     pub abort: AtomicU32,  // set by JS when the calling thread trapped mid-job: workers leave the job
     pub shutdown: AtomicU32,
-    pub epoch: AtomicU32, // bumped for each job
+    pub epoch: AtomicU32, // bumped for each job; idle workers sleep on it
     pub nthreads: AtomicU32,
     pub main_can_block: AtomicU32, // 0 on a browser main thread, where memory.atomic.wait traps
-    pub bar_count: AtomicU32,
-    pub bar_gen: AtomicU32,
+    pub done: AtomicU32,           // tiles of the current job finished; waiters sleep on it
+    pub done_sleepers: AtomicU32,
     pub started: AtomicU32, // workers that have entered wl_worker_main
+    pub idle_sleepers: AtomicU32,
+    // The job, written before its epoch is published. `job_epoch` is written first and checked last by a
+    // worker (a seqlock): a worker that read a later job's fields notices and leaves.
+    pub job_epoch: AtomicU32,
+    pub job_kind: AtomicU32,
+    pub job_a: AtomicU32,
+    pub job_b: AtomicU32,
+    pub job_total: AtomicU32,
+    /// Test hook: thread `delay_tid` spins `delay_spins` iterations before each tile it claims.
+    pub delay_tid: AtomicU32,
+    pub delay_spins: AtomicU32,
+    _pad: AtomicU32,
+    /// (epoch << 32) | next tile number. The epoch in the same word makes a claim by a worker that is still
+    /// on an older job fail instead of taking a tile of the new one.
+    pub next: AtomicU64,
+    /// Tiles each thread has run (threads 0–15), one 64-byte line each so that counting costs no sharing.
+    pub tiles_run: [TileCount; MAX_COUNTED],
 }
+
+pub const MAX_COUNTED: usize = 16;
+
+#[repr(C, align(64))]
+pub struct TileCount(AtomicU32);
 
 pub static CTRL: Ctrl = Ctrl {
     failed: AtomicU32::new(0),
@@ -29,19 +65,33 @@ pub static CTRL: Ctrl = Ctrl {
     epoch: AtomicU32::new(0),
     nthreads: AtomicU32::new(1),
     main_can_block: AtomicU32::new(1),
-    bar_count: AtomicU32::new(0),
-    bar_gen: AtomicU32::new(0),
+    done: AtomicU32::new(0),
+    done_sleepers: AtomicU32::new(0),
     started: AtomicU32::new(0),
+    idle_sleepers: AtomicU32::new(0),
+    job_epoch: AtomicU32::new(0),
+    job_kind: AtomicU32::new(0),
+    job_a: AtomicU32::new(0),
+    job_b: AtomicU32::new(0),
+    job_total: AtomicU32::new(0),
+    delay_tid: AtomicU32::new(u32::MAX),
+    delay_spins: AtomicU32::new(0),
+    _pad: AtomicU32::new(0),
+    next: AtomicU64::new(0),
+    tiles_run: [const { TileCount(AtomicU32::new(0)) }; MAX_COUNTED],
 };
 
-static JOB_FN: AtomicUsize = AtomicUsize::new(0);
-static JOB_CTX: AtomicUsize = AtomicUsize::new(0);
+/// A program: `a` = its address, `b` = its word count.
+pub const JOB_PROGRAM: u32 = 0;
+/// Test: thread `a` traps.
+pub const JOB_TRAP: u32 = 1;
 
-type JobFn = unsafe fn(ctx: usize, tid: usize, nt: usize) -> bool;
-
-/// Iterations of polling before a thread sleeps: about 50–100 µs on current x86, longer than the gap
-/// between two ops of a step but short enough not to burn a core between steps.
-const SPIN: u32 = 1 << 15;
+/// Polls without progress (no tile finished) before a waiter sleeps: ~20–40 µs, longer than a tile takes
+/// when its thread is running, far shorter than a scheduler time slice when it is not.
+const NO_PROGRESS_SPIN: u32 = 1 << 13;
+/// Bounds of an idle worker's spin before it sleeps until the next job (~2 µs … ~150 µs).
+const IDLE_SPIN_MIN: u32 = 1 << 10;
+const IDLE_SPIN_MAX: u32 = 1 << 16;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Stop {
@@ -57,25 +107,6 @@ fn stopped() -> Option<Stop> {
         Some(Stop::Aborted)
     } else {
         None
-    }
-}
-
-/// Waits until `*word != val`; gives up with the reason when a thread failed or the job was aborted.
-fn wait_while(word: &AtomicU32, val: u32, can_block: bool) -> Result<(), Stop> {
-    let mut i = 0u32;
-    loop {
-        if word.load(Acquire) != val {
-            return Ok(());
-        }
-        if let Some(s) = stopped() {
-            return Err(s);
-        }
-        if i < SPIN || !can_block {
-            i += 1;
-            core::hint::spin_loop();
-        } else {
-            sleep_on(word, val);
-        }
     }
 }
 
@@ -102,89 +133,193 @@ pub fn nthreads() -> usize {
     CTRL.nthreads.load(Relaxed) as usize
 }
 
-/// Every thread of the current job calls this between ops; returns when all have.
-pub fn barrier(tid: usize, nt: usize) -> Result<(), Stop> {
-    if nt == 1 {
-        return Ok(());
+fn can_block(tid: usize) -> bool {
+    tid != 0 || CTRL.main_can_block.load(Relaxed) != 0
+}
+
+/// The work of one job on one thread: claims tiles until none are left. Returns false if it had to stop.
+pub trait Work {
+    /// Runs on every thread that joins the job, the calling one first. `claim` gives tile numbers in
+    /// increasing order; `finish` must be called once per tile after it is complete.
+    fn work(&self, t: &mut Worker) -> Result<(), Stop>;
+}
+
+/// One thread's handle on the running job.
+pub struct Worker {
+    pub tid: usize,
+    epoch: u32,
+    total: u32,
+    /// The shared counter's epoch bits, cached for the claim's compare-exchange.
+    tag: u64,
+}
+
+impl Worker {
+    /// The next tile number for this thread, or None when every tile of the job is taken.
+    #[inline]
+    pub fn claim(&mut self) -> Option<u32> {
+        let mut cur = CTRL.next.load(SeqCst);
+        loop {
+            if cur & !0xFFFF_FFFF != self.tag || (cur as u32) >= self.total {
+                return None;
+            }
+            match CTRL.next.compare_exchange_weak(cur, cur + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let d = CTRL.delay_tid.load(Relaxed);
+        if d == self.tid as u32 {
+            for _ in 0..CTRL.delay_spins.load(Relaxed) {
+                core::hint::spin_loop();
+            }
+        }
+        Some(cur as u32)
     }
-    let gen = CTRL.bar_gen.load(Acquire);
-    if CTRL.bar_count.fetch_add(1, AcqRel) + 1 == nt as u32 {
-        CTRL.bar_count.store(0, Relaxed);
-        CTRL.bar_gen.fetch_add(1, Release);
-        wake_all(&CTRL.bar_gen);
-        Ok(())
-    } else {
-        let can_block = tid != 0 || CTRL.main_can_block.load(Relaxed) != 0;
-        wait_while(&CTRL.bar_gen, gen, can_block)
+
+    /// Marks one claimed tile as complete.
+    #[inline]
+    pub fn finish(&mut self) {
+        if let Some(c) = CTRL.tiles_run.get(self.tid) {
+            c.0.store(c.0.load(Relaxed).wrapping_add(1), Relaxed); // only this thread writes it
+        }
+        CTRL.done.fetch_add(1, SeqCst);
+        if CTRL.done_sleepers.load(SeqCst) != 0 {
+            wake_all(&CTRL.done);
+        }
+    }
+
+    /// Waits until `target` tiles of the job are complete (all tiles numbered below `target`, since tiles
+    /// are claimed in order and each waits for those before its op).
+    pub fn wait_done(&self, target: u32) -> Result<(), Stop> {
+        let block = can_block(self.tid);
+        let mut last = CTRL.done.load(SeqCst);
+        let mut idle = 0u32;
+        loop {
+            let d = CTRL.done.load(SeqCst);
+            if d >= target {
+                return Ok(());
+            }
+            if let Some(s) = stopped() {
+                return Err(s);
+            }
+            if d != last {
+                last = d;
+                idle = 0;
+            }
+            if idle < NO_PROGRESS_SPIN || !block {
+                idle += 1;
+                core::hint::spin_loop();
+            } else {
+                // Whoever holds the missing tiles is not running: give up this core to it.
+                CTRL.done_sleepers.fetch_add(1, SeqCst);
+                sleep_on(&CTRL.done, d);
+                CTRL.done_sleepers.fetch_sub(1, SeqCst);
+                idle = 0;
+            }
+        }
+    }
+
+    pub fn epoch(&self) -> u32 {
+        self.epoch
     }
 }
 
-unsafe fn trampoline<F: Fn(usize, usize) -> bool + Sync>(ctx: usize, tid: usize, nt: usize) -> bool {
-    (*(ctx as *const F))(tid, nt)
+/// What a job runs: set by the program interpreter.
+pub type JobFn = unsafe fn(kind: u32, a: u32, b: u32, w: &mut Worker) -> Result<(), Stop>;
+static JOB_FN: AtomicU32 = AtomicU32::new(0);
+
+/// Registers the function every thread runs for a job (a plain function: no pointer into a stack).
+pub fn set_job_fn(f: JobFn) {
+    JOB_FN.store(f as usize as u32, Relaxed);
 }
 
-/// Runs `f(tid, nt)` on every thread of the pool and returns when all are done. `f` returns false when it
-/// had to stop early (a barrier inside it failed).
-pub fn run_parallel<F: Fn(usize, usize) -> bool + Sync>(f: &F) -> Result<(), Stop> {
-    let nt = nthreads();
+/// Runs a job of `total` tiles on the pool and returns when every tile is complete.
+pub fn run_job(kind: u32, a: u32, b: u32, total: u32, f: JobFn) -> Result<(), Stop> {
+    set_job_fn(f);
     if let Some(s) = stopped() {
         return Err(s);
     }
-    if nt == 1 {
-        f(0, 1);
-        return Ok(());
+    let nt = nthreads();
+    let epoch = CTRL.epoch.load(Relaxed).wrapping_add(1);
+    CTRL.job_epoch.store(epoch, SeqCst);
+    CTRL.job_kind.store(kind, SeqCst);
+    CTRL.job_a.store(a, SeqCst);
+    CTRL.job_b.store(b, SeqCst);
+    CTRL.job_total.store(total, SeqCst);
+    CTRL.done.store(0, SeqCst);
+    let tag = (epoch as u64) << 32;
+    CTRL.next.store(tag, SeqCst);
+    if nt > 1 {
+        CTRL.epoch.store(epoch, SeqCst);
+        if CTRL.idle_sleepers.load(SeqCst) != 0 {
+            wake_all(&CTRL.epoch);
+        }
+    } else {
+        // One thread: nobody else may join (the epoch is not published), so workers stay asleep.
+        CTRL.epoch.store(epoch, SeqCst);
     }
-    JOB_FN.store(trampoline::<F> as JobFn as usize, Relaxed);
-    JOB_CTX.store(f as *const F as usize, Relaxed);
-    CTRL.bar_count.store(0, Relaxed);
-    CTRL.epoch.fetch_add(1, Release);
-    wake_all(&CTRL.epoch);
-    let ok = f(0, nt);
-    // The job's final barrier: nobody may still be reading `f` (it lives on this stack) when we return.
-    barrier(0, nt)?;
-    if !ok {
-        return Err(stopped().unwrap_or(Stop::Aborted));
-    }
-    Ok(())
+    let mut w = Worker { tid: 0, epoch, total, tag };
+    let r = unsafe { f(kind, a, b, &mut w) };
+    // Tiles claimed by others may still be running (they finish them even if this thread stopped).
+    let end = w.wait_done(total);
+    r.and(end)
 }
 
 #[no_mangle]
 pub extern "C" fn wl_worker_main(tid: u32) {
     let tid = tid as usize;
     CTRL.started.fetch_add(1, AcqRel);
-    let mut seen = CTRL.epoch.load(Acquire);
+    let mut seen = CTRL.epoch.load(SeqCst);
+    let mut budget = IDLE_SPIN_MAX / 2;
     loop {
-        // Between jobs a failure or abort of the last job is not our business: only shutdown ends us.
         let mut i = 0u32;
         loop {
             if CTRL.shutdown.load(Relaxed) != 0 {
                 return;
             }
-            if CTRL.epoch.load(Acquire) != seen {
+            if CTRL.epoch.load(SeqCst) != seen {
+                // The job came while spinning: spinning pays, allow a little more next time.
+                if i < budget {
+                    budget = (budget * 2).min(IDLE_SPIN_MAX);
+                }
                 break;
             }
-            if i < SPIN {
+            if i < budget {
                 i += 1;
                 core::hint::spin_loop();
             } else {
+                if i == budget {
+                    // Spun for nothing: spin less before sleeping next time.
+                    budget = (budget / 4).max(IDLE_SPIN_MIN);
+                    i += 1;
+                }
+                CTRL.idle_sleepers.fetch_add(1, SeqCst);
                 sleep_on(&CTRL.epoch, seen);
+                CTRL.idle_sleepers.fetch_sub(1, SeqCst);
             }
         }
-        seen = CTRL.epoch.load(Acquire);
-        let nt = nthreads();
-        if tid >= nt {
+        seen = CTRL.epoch.load(SeqCst);
+        if tid >= nthreads() {
             continue;
         }
-        let f: JobFn = unsafe { core::mem::transmute(JOB_FN.load(Relaxed)) };
-        let ctx = JOB_CTX.load(Relaxed);
-        if unsafe { f(ctx, tid, nt) } {
-            let _ = barrier(tid, nt);
+        // Read the job, then check it is still the one of `seen` (see Ctrl::job_epoch).
+        let (kind, a, b, total) = (CTRL.job_kind.load(SeqCst), CTRL.job_a.load(SeqCst), CTRL.job_b.load(SeqCst), CTRL.job_total.load(SeqCst));
+        if CTRL.job_epoch.load(SeqCst) != seen {
+            continue;
         }
+        let f = JOB_FN.load(Relaxed);
+        if f == 0 {
+            continue;
+        }
+        let f: JobFn = unsafe { core::mem::transmute(f as usize) };
+        let mut w = Worker { tid, epoch: seen, total, tag: (seen as u64) << 32 };
+        // A stop (failure elsewhere, abort) ends this thread's part; the caller reports it.
+        let _ = unsafe { f(kind, a, b, &mut w) };
     }
 }
 
 /// Sets how many threads take part in jobs (1 ..= started workers + 1) and whether the calling thread may
-/// block. Returns the control block's address.
+/// block. Changing it between jobs is free: tiles do not depend on it. Returns the control block's address.
 #[no_mangle]
 pub extern "C" fn wl_pool_config(nthreads: u32, main_can_block: u32) -> u32 {
     CTRL.nthreads.store(nthreads.max(1), Relaxed);
@@ -196,17 +331,31 @@ pub extern "C" fn wl_pool_config(nthreads: u32, main_can_block: u32) -> u32 {
 pub extern "C" fn wl_pool_shutdown() {
     CTRL.shutdown.store(1, Release);
     wake_all(&CTRL.epoch);
-    wake_all(&CTRL.bar_gen);
+    wake_all(&CTRL.done);
 }
 
 /// After a trap on the calling thread: make workers leave the job, and clear the flag once they have.
 #[no_mangle]
 pub extern "C" fn wl_pool_abort() {
     CTRL.abort.store(1, Release);
-    wake_all(&CTRL.bar_gen);
+    wake_all(&CTRL.done);
 }
 
 #[no_mangle]
 pub extern "C" fn wl_pool_ctrl() -> u32 {
     &CTRL as *const Ctrl as u32
+}
+
+/// Tiles thread `tid` has run since the module started (tests and the bench: who did the work).
+#[no_mangle]
+pub extern "C" fn wl_pool_tiles_run(tid: u32) -> u32 {
+    CTRL.tiles_run.get(tid as usize).map_or(0, |c| c.0.load(Relaxed))
+}
+
+/// Test hook: thread `tid` spins `spins` iterations before each tile it claims (u32::MAX: nobody), so a
+/// test can check that a thread running late changes nothing in the results.
+#[no_mangle]
+pub extern "C" fn wl_debug_delay(tid: u32, spins: u32) {
+    CTRL.delay_spins.store(spins, Relaxed);
+    CTRL.delay_tid.store(tid, Relaxed);
 }

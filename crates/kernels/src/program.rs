@@ -1,11 +1,11 @@
 //! The program interpreter: the one central place that maps ops to kernels.
 //!
 //! A program is a list of ops, each `[opcode, word count including these two, args…]` (u32 words;
-//! pointers are byte offsets into linear memory, f32 args are their bit patterns). Every thread of the
-//! pool walks the whole list, does its share of each op and waits at a barrier before the next, so an op
-//! may read what the previous one wrote. `opcode | REF` runs the op's naive reference on thread 0 instead
-//! (used by the tests). Ops that are too small to split run on thread 0 alone.
-use crate::pool::{barrier, run_parallel, Stop};
+//! pointers are byte offsets into linear memory, f32 args are their bit patterns). Each op is cut into tiles
+//! (`tiles`: a function of its sizes only) that the pool's threads claim in order (see pool.rs); a tile of
+//! an op starts once the ops before it are complete, so an op may read what the previous one wrote.
+//! `opcode | REF` runs the op's naive reference as one tile instead (used by the tests).
+use crate::pool::{self, Stop, Worker};
 use crate::{activation, data, dropout, gemm, loss, metrics, optim, reduce, softmax};
 
 pub const GEMM: u32 = 1;
@@ -223,69 +223,115 @@ unsafe fn exec(op: u32, a: &Args, tid: usize, nt: usize) {
     }
 }
 
-/// Checks a program's framing: known opcodes with their exact word counts, ending exactly at `nwords`.
-unsafe fn validate(prog: *const u32, nwords: usize) -> bool {
+/// How many tiles an op is cut into: a function of its sizes only (never of the thread count), so that a
+/// tile is the same work whoever runs it. Tiles of a few µs keep both threads busy on the small ops of a
+/// batch-32 step; more would cost more in claims than they gain in balance.
+unsafe fn tiles(op: u32, a: &Args) -> u32 {
+    if op & REF != 0 {
+        return 1;
+    }
+    let per = |work: usize, unit: usize, max: usize| (work / unit).clamp(1, max.max(1)) as u32;
+    match op {
+        GEMM | GEMM_ADAM => {
+            let (m, n, k) = (a.n(1), a.n(2), a.n(3));
+            per(2 * m * n * k, 1 << 17, gemm::max_tiles(a.u(0), m, n, k))
+        }
+        ACT_FWD => per(a.n(1), if a.u(0) == activation::RELU || a.u(0) == activation::LINEAR { 4096 } else { 1024 }, 64),
+        ACT_BWD => per(a.n(1), 4096, 64),
+        MUL | DROPOUT_FWD | ADAM | SGD | RMSPROP => per(a.n(0), 4096, 64),
+        SOFTMAX_FWD | SOFTMAX_BWD => per(a.n(0) * a.n(1), 2048, a.n(0)),
+        LOSS | ACCURACY => per(a.n(1) * a.n(2), 2048, a.n(1)),
+        COLSUM => per(a.n(0) * a.n(1), 4096, a.n(1).div_ceil(4)),
+        GATHER => per(a.n(2) * a.n(3), 4096, a.n(2)),
+        _ => 1, // SUM, COUNT_NONFINITE: one sequential pass
+    }
+}
+
+/// Checks a program's framing (known opcodes with their exact word counts, ending exactly at `nwords`)
+/// and returns its tile count.
+unsafe fn validate(prog: *const u32, nwords: usize) -> Option<u32> {
     let mut at = 0usize;
+    let mut total = 0u32;
     while at < nwords {
         if at + 2 > nwords {
-            return false;
+            return None;
         }
         let (op, len) = (*prog.add(at), *prog.add(at + 1) as usize);
         match arity(op) {
             Some(n) if len == n + 2 && at + len <= nwords => {}
-            _ => return false,
+            _ => return None,
         }
         // The fused update keeps no partial sums, so its K (the batch) must fit one chunk.
         if op & !REF == GEMM_ADAM && *prog.add(at + 2 + 3) as usize > gemm::KC {
-            return false;
+            return None;
         }
+        total = total.checked_add(tiles(op, &Args(prog.add(at))))?;
         at += len;
     }
-    true
+    Some(total)
+}
+
+/// One thread's part of a job: claims tiles in order and runs each once the ops before its op are done.
+unsafe fn job(kind: u32, a: u32, b: u32, w: &mut Worker) -> Result<(), Stop> {
+    if kind == pool::JOB_TRAP {
+        if w.tid == a as usize {
+            core::arch::wasm32::unreachable();
+        }
+        return Ok(());
+    }
+    let (prog, nwords) = (a as usize as *const u32, b as usize);
+    // The op the last claimed tile fell in: its word offset, first tile number and tile count.
+    let (mut at, mut base, mut count) = (0usize, 0u32, 0u32);
+    let mut ready = 0u32; // tiles known complete
+    let mut started = false;
+    while let Some(t) = w.claim() {
+        // A successful claim keeps the job (and so the program's memory) alive until finish().
+        if !started {
+            count = tiles(*prog, &Args(prog));
+            started = true;
+        }
+        while t >= base + count {
+            base += count;
+            at += *prog.add(at + 1) as usize;
+            if at >= nwords {
+                return Ok(()); // unreachable for a validated program
+            }
+            count = tiles(*prog.add(at), &Args(prog.add(at)));
+        }
+        if ready < base {
+            w.wait_done(base)?;
+            ready = base;
+        }
+        let p = prog.add(at);
+        exec(*p, &Args(p), (t - base) as usize, count as usize);
+        w.finish();
+    }
+    Ok(())
+}
+
+fn code(r: Result<(), Stop>) -> i32 {
+    match r {
+        Ok(()) => OK,
+        Err(Stop::Failed) => ERR_WORKER,
+        Err(Stop::Aborted) => ERR_ABORTED,
+    }
 }
 
 /// Runs a program on the pool. Returns OK, or why it stopped.
 #[no_mangle]
 pub unsafe extern "C" fn wl_run(prog: *const u32, nwords: u32) -> i32 {
-    let nwords = nwords as usize;
-    if !validate(prog, nwords) {
+    let Some(total) = validate(prog, nwords as usize) else {
         return ERR_PROGRAM;
-    }
-    let base = prog as usize; // an address, so the closure is Sync
-    let body = |tid: usize, nt: usize| -> bool {
-        let prog = base as *const u32;
-        let mut at = 0usize;
-        let mut first = true;
-        while at < nwords {
-            if !first && barrier(tid, nt).is_err() {
-                return false;
-            }
-            first = false;
-            let p = prog.add(at);
-            exec(*p, &Args(p), tid, nt);
-            at += *p.add(1) as usize;
-        }
-        true
     };
-    match run_parallel(&body) {
-        Ok(()) => OK,
-        Err(Stop::Failed) => ERR_WORKER,
-        Err(Stop::Aborted) => ERR_ABORTED,
-    }
+    code(pool::run_job(pool::JOB_PROGRAM, prog as u32, nwords, total, job))
 }
 
 /// Test hook: makes thread `tid` trap inside the next job, to check that a dying worker is reported.
 #[no_mangle]
 pub unsafe extern "C" fn wl_debug_trap_on(tid: u32) -> i32 {
-    let body = |t: usize, _nt: usize| -> bool {
-        if t == tid as usize {
-            core::arch::wasm32::unreachable();
-        }
-        true
-    };
-    match run_parallel(&body) {
-        Ok(()) => OK,
-        Err(Stop::Failed) => ERR_WORKER,
-        Err(Stop::Aborted) => ERR_ABORTED,
+    // One tile nobody claims: the job ends when the trapping thread is reported.
+    if tid as usize >= pool::nthreads() {
+        return ERR_PROGRAM; // no such thread in the pool: it would wait forever
     }
+    code(pool::run_job(pool::JOB_TRAP, tid, 0, 1, job))
 }

@@ -1,0 +1,63 @@
+/**
+ * threads: 'auto' (src/backend/auto-threads.ts): the decision logic, driven by a fake clock — which setting
+ * each run gets, and what it keeps when one setting is measurably faster. (That results do not depend on it
+ * is checked in determinism.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { AutoThreads, type AutoThreadsState } from '../src/backend/auto-threads.js';
+
+/** Runs `runs` runs of one program; a run on t threads takes cost(t, run) ms. Returns the thread count of each run. */
+function drive(pool: number, runs: number, cost: (t: number, run: number) => number) {
+  let clock = 0;
+  let threads = pool;
+  const states: AutoThreadsState[] = [];
+  const a = new AutoThreads(pool, (t) => (threads = t), (s) => states.push(s), () => clock);
+  const used: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    a.begin(4096, 100);
+    used.push(threads);
+    clock += cost(threads, r);
+    a.end();
+  }
+  return { used, states };
+}
+
+describe("threads: 'auto'", () => {
+  it('keeps the whole pool when it is faster, comparing less and less often', () => {
+    const { used, states } = drive(2, 3000, (t) => (t === 2 ? 1 : 1.8));
+    expect(states.at(-1)!.active).toBe(2);
+    expect(states.at(-1)!.reason).toMatch(/^2 threads: .* 1\.00 ms per run on 2 threads vs 1\.80 ms on 1/);
+    const single = used.filter((t) => t === 1).length;
+    expect(single).toBeGreaterThan(0); // it did compare…
+    expect(single).toBeLessThan(3000 * 0.05); // …but spent < 5% of the runs on the slower setting
+  });
+
+  it('switches to one thread when the pool is slower (a busy machine), and back when that changes', () => {
+    let busy = true;
+    const { used, states } = drive(2, 4000, (t, r) => {
+      if (r === 2000) busy = false;
+      return t === 2 ? (busy ? 2.5 : 1) : 1.8;
+    });
+    const at = (from: number, to: number) => used.slice(from, to);
+    expect(at(300, 2000).filter((t) => t === 1).length).toBeGreaterThan(1700 * 0.9); // mostly 1 thread while busy
+    expect(at(3600, 4000).filter((t) => t === 2).length).toBeGreaterThan(400 * 0.9); // the pool again after
+    expect(states.some((s) => s.active === 1 && /more threads were slower/.test(s.reason))).toBe(true);
+    expect(states.at(-1)!.active).toBe(2);
+  });
+
+  it('does not flip on differences within the noise margin', () => {
+    const { states } = drive(2, 2000, (t, r) => (t === 2 ? 1 + (r % 7) * 0.001 : 1.01));
+    expect(states.every((s) => s.active === 2)).toBe(true);
+  });
+
+  it('a switch costs the first run of each block nothing in the comparison (a woken pool is not counted)', () => {
+    // The first run after each switch to the pool is slow (workers waking); steady runs are fast.
+    let last = 0;
+    const { states } = drive(2, 1000, (t) => {
+      const first = t !== last;
+      last = t;
+      return t === 2 ? (first ? 5 : 1) : 1.5;
+    });
+    expect(states.at(-1)!.active).toBe(2);
+  });
+});
