@@ -15,5 +15,15 @@ export interface ExampleServer {
   close(): Promise<void>;
 }
 
-/** Starts the server on 127.0.0.1:`port` (default 8080; 0 = a free port). */
-export declare function startServer(port?: number): Promise<ExampleServer>;
+export interface ServeOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Send COOP/COEP (default true); false shows the page's one-thread fallback. */
+  isolated?: boolean;
+}
+
+/** Starts the server on `host`:`port` (default 127.0.0.1:8080; 0 = a free port). */
+export declare function startServer(port?: number, options?: ServeOptions): Promise<ExampleServer>;
+
+/** The command line (`[port] [--port N] [--host H] [--no-isolation]`); null after --help. */
+export declare function main(argv?: string[], log?: (line: string) => void): Promise<ExampleServer | null>;

@@ -1,6 +1,6 @@
 /** What the browser suites share: where Chromium is, how to launch it, and building what the page imports. */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './server.js';
 
@@ -19,15 +19,29 @@ export const LAUNCH_ARGS = [
   '--disable-quic',
 ];
 
+/** Whether dist/ is newer than every source file and tsconfig (then tsc need not run). */
+function distFresh(): boolean {
+  const newest = (dir: string): number => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    }
+    return t;
+  };
+  const dist = join(ROOT, 'dist/index.js');
+  return existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), ...['tsconfig.json', 'tsconfig.build.json'].map((f) => statSync(join(ROOT, f)).mtimeMs));
+}
+
 /**
  * Builds the kernels (a no-op when up to date) and dist/ (tsc), failing with the tool's output. Asynchronous: a
- * synchronous minute-long build would block the test worker, and vitest then reports RPC timeouts.
+ * synchronous minute-long build would block the test worker, and vitest then reports RPC timeouts. tsc is
+ * skipped when dist/ is fresh: test files run in parallel, and a tsc rewriting dist/ under a page another
+ * file is loading breaks that page (ERR_CONTENT_LENGTH_MISMATCH).
  */
 export async function build(): Promise<void> {
-  const steps: [string, string[]][] = [
-    [process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]],
-    [process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]],
-  ];
+  const steps: [string, string[]][] = [[process.execPath, [join(ROOT, 'scripts/build-wasm.mjs')]]];
+  if (!distFresh()) steps.push([process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]]);
   for (const [cmd, args] of steps) {
     const r = await new Promise<{ status: number | null; out: string }>((done) => {
       const p = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
