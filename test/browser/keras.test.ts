@@ -54,7 +54,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: .keras files', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    build();
+    await build();
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
   }, 300_000);
