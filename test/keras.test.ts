@@ -9,7 +9,7 @@
  *    (oneDNN's blocking vs our GEMM), which moves softmax outputs by a few 1e-7.
  *  - 100 Adam steps from Keras' initial weights: see TRAIN_TOL below.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -344,9 +344,14 @@ describe('Keras reads what we write', () => {
     const { x } = await mnist('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 1000);
     await writeFile(join(tmp, 'x.f32'), x);
     await writeFile(join(tmp, 'pred.f32'), predictions(model, x, 1000));
-    const r = spawnSync(python!, [join(ROOT, 'scripts', 'check-keras-roundtrip.py'), file, join(tmp, 'x.f32'), join(tmp, 'pred.f32'), '--iterations', '8'], { encoding: 'utf8', timeout: 300_000 });
+    // Asynchronous: importing TensorFlow takes tens of seconds, which a synchronous spawn would spend with
+    // vitest's worker blocked.
+    const args = [join(ROOT, 'scripts', 'check-keras-roundtrip.py'), file, join(tmp, 'x.f32'), join(tmp, 'pred.f32'), '--iterations', '8'];
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(python!, args, { encoding: 'utf8', timeout: 300_000 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+    );
     console.log(r.stdout.trim());
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     model.dispose();
   }, 600_000);
 });
