@@ -14,6 +14,12 @@ export default tseslint.config(
     },
   },
   {
+    // The CommonJS entry is CommonJS on purpose (see its header).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Wasm byte offsets reach 4 GiB: a signed shift turns one above 2 GiB negative and silently indexes the
     // wrong element. The library uses only unsigned shifts.
     files: ['src/**/*.ts'],

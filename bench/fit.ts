@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as lib from '../src/index.js';
 import { backend, disposeBackend } from '../src/backend/backend.js';
-import { Layout, Op, ProgramBuilder } from '../src/backend/program.js';
+import { Layout, ProgramBuilder, ops } from '../src/backend/program.js';
 import { loadMnist } from '../src/data/sources.js';
 import { MNIST_TRAIN, SEED_FLOPS, cpuBetween, cpuNow, oursSeedModel, tfjsData, tfjsFitSteps, tfjsSeedModel } from './fit-child.js';
 import { describeTfjsWasm, tfjsWasm } from './tfjs.js';
@@ -220,7 +220,7 @@ async function adamDenormalCheck(opts: BenchOptions, m: Float32Array, images: Ui
   try {
     const [px, pdy, pw, pm, pv] = [bufs.f32(x), bufs.f32(dy), bufs.f32(randomF32(k * n, 65, -0.05, 0.05)), bufs.f32(k * n), bufs.f32(v)];
     const pb = new ProgramBuilder();
-    pb.op(Op.GEMM_ADAM, [Layout.TN, k, n, B, px, k, pdy, n, pw, n, pm, pv, { f: 0.9 }, { f: 0.999 }, { f: 1e-7 }, { f: 1e-4 }]);
+    pb.add(ops.gemmAdam({ layout: Layout.TN, m: k, n, k: B, a: px, lda: k, b: pdy, ldb: n, c: pw, ldc: n, adamM: pm, adamV: pv, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 1e-4 }));
     const prog = bufs.own(pb.build(b));
     const mv = new Float32Array(b.memory.buffer, pm, k * n);
     // m is restored before every call (the kernel scales the subnormals further down); the copy is timed apart.

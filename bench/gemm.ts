@@ -11,7 +11,7 @@
  * Every result is checked against tfjs' product, and 2 threads against 1 thread bit for bit.
  */
 import { backend, disposeBackend } from '../src/backend/backend.js';
-import { Act, Layout, Op, ProgramBuilder } from '../src/backend/program.js';
+import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
 import { describeTfjsWasm, tfjsWasm } from './tfjs.js';
 import { WasmBuffers, contentionSummary, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
 
@@ -147,7 +147,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       const lda = s.layout === 'TN' ? s.m : s.k;
       const ldb = s.layout === 'NT' ? s.k : s.n;
       const pbld = new ProgramBuilder();
-      pbld.op(Op.GEMM, [Layout[s.layout], s.m, s.n, s.k, pa, lda, pb, ldb, pc, s.n, 0, Act.linear]);
+      pbld.add(ops.gemm({ layout: Layout[s.layout], m: s.m, n: s.n, k: s.k, a: pa, lda, b: pb, ldb, c: pc, ldc: s.n, act: Act.linear }));
       const prog = pbld.build(b);
       try {
         prog.run();

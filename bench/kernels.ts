@@ -8,7 +8,7 @@
  * with no work, measures that cost alone.
  */
 import { backend, disposeBackend, type Backend } from '../src/backend/backend.js';
-import { Act, DType, LossFlag, LossKind, Op, ProgramBuilder, type Program, type Word } from '../src/backend/program.js';
+import { Act, DType, LossFlag, LossKind, ProgramBuilder, ops, type OpCall, type Program } from '../src/backend/program.js';
 import { WasmBuffers, contentionSummary, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
 
 const THREADS = [1, 2];
@@ -28,15 +28,15 @@ interface Case {
   setup(b: Backend, bufs: WasmBuffers): () => void;
 }
 
-function oneOp(b: Backend, code: number, args: Word[]): Program {
+function oneOp(b: Backend, call: OpCall): Program {
   const pb = new ProgramBuilder();
-  pb.op(code, args);
+  pb.add(call);
   return pb.build(b);
 }
 
 /** Runs an op once (to prepare realistic inputs). */
-function runOnce(b: Backend, code: number, args: Word[]): void {
-  const p = oneOp(b, code, args);
+function runOnce(b: Backend, call: OpCall): void {
+  const p = oneOp(b, call);
   p.run();
   p.dispose();
 }
@@ -53,7 +53,7 @@ function activationCases(): Case[] {
       setup(b, bufs) {
         const x = bufs.f32(randomF32(N, 11, -4, 4));
         const y = bufs.f32(N);
-        const p = bufs.own(oneOp(b, Op.ACT_FWD, [Act[kind], N, x, y]));
+        const p = bufs.own(oneOp(b, ops.actFwd({ kind: Act[kind], n: N, x, y })));
         return () => p.run();
       },
     });
@@ -64,10 +64,10 @@ function activationCases(): Case[] {
       setup(b, bufs) {
         const x = bufs.f32(randomF32(N, 12, -4, 4));
         const y = bufs.f32(N);
-        runOnce(b, Op.ACT_FWD, [Act[kind], N, x, y]); // a realistic y
+        runOnce(b, ops.actFwd({ kind: Act[kind], n: N, x, y })); // a realistic y
         const dy = bufs.f32(randomF32(N, 13));
         const dx = bufs.f32(N);
-        const p = bufs.own(oneOp(b, Op.ACT_BWD, [Act[kind], N, y, dy, dx]));
+        const p = bufs.own(oneOp(b, ops.actBwd({ kind: Act[kind], n: N, y, dy, dx })));
         return () => p.run();
       },
     });
@@ -82,7 +82,7 @@ const CASES: Case[] = [
     bytes: 0,
     setup(b, bufs) {
       const x = bufs.f32(16);
-      const p = bufs.own(oneOp(b, Op.ACT_FWD, [Act.linear, 0, x, x]));
+      const p = bufs.own(oneOp(b, ops.actFwd({ kind: Act.linear, n: 0, x, y: x })));
       return () => p.run();
     },
   },
@@ -94,7 +94,7 @@ const CASES: Case[] = [
     setup(b, bufs) {
       const x = bufs.f32(randomF32(BATCH * CLASSES, 21, -5, 5));
       const y = bufs.f32(BATCH * CLASSES);
-      const p = bufs.own(oneOp(b, Op.SOFTMAX_FWD, [BATCH, CLASSES, x, y]));
+      const p = bufs.own(oneOp(b, ops.softmaxFwd({ rows: BATCH, cols: CLASSES, x, y })));
       return () => p.run();
     },
   },
@@ -105,7 +105,7 @@ const CASES: Case[] = [
     setup(b, bufs) {
       const x = bufs.f32(randomF32(N, 31));
       const [y, mask] = [bufs.f32(N), bufs.f32(N)];
-      const p = bufs.own(oneOp(b, Op.DROPOUT_FWD, [N, x, y, mask, { f: 0.2 }, 1234, 1, 0]));
+      const p = bufs.own(oneOp(b, ops.dropoutFwd({ n: N, x, y, mask, rate: 0.2, seed: 1234, salt: 1, step: 0 })));
       return () => p.run();
     },
   },
@@ -117,7 +117,7 @@ const CASES: Case[] = [
       const dy = bufs.f32(randomF32(N, 32));
       const mask = bufs.f32(randomF32(N, 33, 0, 1.25));
       const dx = bufs.f32(N);
-      const p = bufs.own(oneOp(b, Op.MUL, [N, dy, mask, dx]));
+      const p = bufs.own(oneOp(b, ops.mul({ n: N, x: dy, m: mask, y: dx })));
       return () => p.run();
     },
   },
@@ -128,10 +128,10 @@ const CASES: Case[] = [
     setup(b, bufs) {
       const logits = bufs.f32(randomF32(BATCH * CLASSES, 41, -5, 5));
       const pred = bufs.f32(BATCH * CLASSES);
-      runOnce(b, Op.SOFTMAX_FWD, [BATCH, CLASSES, logits, pred]);
+      runOnce(b, ops.softmaxFwd({ rows: BATCH, cols: CLASSES, x: logits, y: pred }));
       const labels = bufs.i32(Array.from({ length: BATCH }, (_, i) => (i * 7) % CLASSES));
       const [out, grad] = [bufs.f32(BATCH), bufs.f32(BATCH * CLASSES)];
-      const p = bufs.own(oneOp(b, Op.LOSS, [LossKind.sparseCategoricalCrossentropy, BATCH, CLASSES, pred, labels, out, grad, { f: 1 / BATCH }, LossFlag.FUSED, { f: 1e-7 }]));
+      const p = bufs.own(oneOp(b, ops.loss({ kind: LossKind.sparseCategoricalCrossentropy, rows: BATCH, cols: CLASSES, pred, labels, out, grad, scale: 1 / BATCH, flags: LossFlag.FUSED, eps: 1e-7 })));
       return () => p.run();
     },
   },
@@ -142,7 +142,7 @@ const CASES: Case[] = [
     setup(b, bufs) {
       const x = bufs.f32(randomF32(N, 51));
       const out = bufs.f32(HIDDEN);
-      const p = bufs.own(oneOp(b, Op.COLSUM, [BATCH, HIDDEN, x, out]));
+      const p = bufs.own(oneOp(b, ops.colsum({ rows: BATCH, cols: HIDDEN, x, out })));
       return () => p.run();
     },
   },
@@ -155,7 +155,7 @@ const CASES: Case[] = [
       const g = bufs.f32(randomF32(PARAMS, 62, -0.01, 0.01));
       const [m, v] = [bufs.f32(PARAMS), bufs.f32(PARAMS)];
       const alpha = (0.001 * Math.sqrt(1 - 0.999)) / (1 - 0.9);
-      const prog = bufs.own(oneOp(b, Op.ADAM, [PARAMS, p, g, m, v, { f: 0.9 }, { f: 0.999 }, { f: 1e-7 }, { f: alpha }]));
+      const prog = bufs.own(oneOp(b, ops.adam({ n: PARAMS, p, g, m, v, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha })));
       return () => prog.run();
     },
   },
@@ -184,12 +184,12 @@ const CASES: Case[] = [
       const pidx = bufs.i32(perm);
       const dst = bufs.f32(BATCH * ROW);
       const pbld = new ProgramBuilder();
-      const at = pbld.op(Op.GATHER, [DType.u8, DType.f32, BATCH, ROW, pidx, psrc, dst, { f: 1 / 255 }, 0]);
+      const gather = pbld.add(ops.gather({ srcKind: DType.u8, dstKind: DType.f32, rows: BATCH, rowLen: ROW, idx: pidx, src: psrc, dst, div: 1 / 255 }));
       const prog = bufs.own(pbld.build(b));
       const steps = Math.floor(DATASET_ROWS / BATCH);
       let step = 0;
       return () => {
-        prog.patchU32(at + 4, pidx + 4 * BATCH * step);
+        gather.patch.idx(pidx + 4 * BATCH * step);
         step = step + 1 === steps ? 0 : step + 1;
         prog.run();
       };

@@ -5,15 +5,22 @@
 //   wasm/wasm-layers-relaxed(-threads).wasm the same with relaxed SIMD (fused multiply-add in the GEMMs)
 // core is rebuilt for wasm32 with -Zbuild-std because Debian's rustc ships no wasm32 sysroot; on a rustup
 // machine the same flags work with nightly + rust-src. Rebuilds only when the Rust sources (or this script) change.
+// Also built: wasm/reference/wasm-layers-simd-reference.wasm, one thread with the naive references (cargo feature
+// `reference`) that release builds leave out; the tests load it beside the build under test.
+// First, scripts/gen-ops.mjs regenerates both sides of the op encoding from crates/kernels/ops.json.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from './gen-ops.mjs';
+import { debianToolchain, rustupToolchain, wasmCargoArgs } from './wasm-toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'wasm');
 const force = process.argv.includes('--force');
+// --only=simd-threads,…: rebuild just these variants (while iterating); the stamp is dropped so the next full build runs.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const log = (msg) => process.stderr.write(`[build-wasm] ${msg}\n`);
 
 const SIMD = '+simd128,+bulk-memory,+mutable-globals,+nontrapping-fptoint,+sign-ext';
@@ -26,6 +33,8 @@ const VARIANTS = [
   // relaxed SIMD (FMA in the GEMM kernels): picked by feature detection (Chrome ≥ 114, Node ≥ 21)
   { name: 'relaxed', features: `${SIMD},+relaxed-simd`, ...ST },
   { name: 'relaxed-threads', features: `${SIMD},+relaxed-simd,+atomics`, ...MT },
+  // Test build: the naive references run on thread 0 only, so one single-threaded SIMD128 build serves every variant's tests.
+  { name: 'simd-reference', features: SIMD, ...ST, cargoFeatures: ['reference'], dir: 'reference' },
 ];
 const COMMON_LINK = ['--export=__stack_pointer', '--export=__heap_base', '-zstack-size=1048576', '--stack-first'];
 
@@ -38,41 +47,9 @@ function listSources(dir, acc = []) {
     const p = join(dir, name);
     const st = statSync(p);
     if (st.isDirectory()) listSources(p, acc);
-    else if (/\.(rs|toml)$/.test(name)) acc.push(p);
+    else if (/\.(rs|toml|json)$/.test(name)) acc.push(p);
   }
   return acc;
-}
-
-function debianToolchain() {
-  const cargo = '/usr/bin/cargo';
-  const rustc = '/usr/bin/rustc';
-  if (!existsSync(cargo) || !existsSync(rustc)) return null;
-  const v = run(rustc, ['--version']).stdout?.match(/rustc (\d+\.\d+\.\d+)/)?.[1];
-  const vendor = v && `/usr/src/rustc-${v}/library/vendor`;
-  const linker = ['/usr/lib/llvm-19/bin/wasm-ld', '/usr/bin/wasm-ld-19', '/usr/bin/wasm-ld'].find(existsSync);
-  if (!vendor || !existsSync(vendor) || !existsSync(`/usr/src/rustc-${v}/library/core`) || !linker) return null;
-  return {
-    kind: `debian rustc ${v}`,
-    cargo,
-    env: { RUSTC: rustc, RUSTC_BOOTSTRAP: '1' },
-    config: [
-      `source.crates-io.replace-with="vendored-sources"`,
-      `source.vendored-sources.directory="${vendor}"`,
-      `target.wasm32-unknown-unknown.linker="${linker}"`,
-    ],
-    version: v,
-  };
-}
-
-function rustupToolchain() {
-  const r = run('rustup', ['run', 'nightly', 'rustc', '--version']);
-  if (r.status !== 0) return null;
-  const src = run('rustup', ['run', 'nightly', 'rustc', '--print', 'sysroot']).stdout.trim();
-  if (!existsSync(join(src, 'lib/rustlib/src/rust/library/core'))) {
-    log('rustup nightly found but without rust-src: run `rustup component add rust-src --toolchain nightly`');
-    return null;
-  }
-  return { kind: `rustup ${r.stdout.trim()}`, cargo: 'rustup', pre: ['run', 'nightly', 'cargo'], env: {}, config: [], version: r.stdout.trim() };
 }
 
 function installDebianToolchain() {
@@ -89,14 +66,20 @@ function findToolchain() {
   return debianToolchain() ?? rustupToolchain() ?? (installDebianToolchain() ? debianToolchain() : null);
 }
 
-const sources = [...listSources(join(root, 'crates')), join(root, 'Cargo.toml'), fileURLToPath(import.meta.url)];
-const outputs = VARIANTS.map((v) => join(outDir, `wasm-layers-${v.name}.wasm`));
+try {
+  for (const p of generate()) log(`generated ${relative(root, p)}`);
+} catch (e) {
+  log(`crates/kernels/ops.json: ${e.message}`);
+  process.exit(1);
+}
+const sources = [...listSources(join(root, 'crates')), join(root, 'Cargo.toml'), fileURLToPath(import.meta.url)]; // gen-ops.mjs's output is among the crate's sources
+const outputs = VARIANTS.map((v) => join(outDir, v.dir ?? '', `wasm-layers-${v.name}.wasm`));
 const stampFile = join(outDir, '.stamp');
 // The stamp hashes only the sources, so `npm test` does not even look for a toolchain when nothing changed.
 const quick = createHash('sha256');
 for (const f of sources) quick.update(relative(root, f)).update(readFileSync(f));
 const quickStamp = quick.digest('hex');
-if (!force && outputs.every(existsSync) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').split('\n')[0] === quickStamp) {
+if (!force && !only && outputs.every(existsSync) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').split('\n')[0] === quickStamp) {
   log('wasm is up to date');
   process.exit(0);
 }
@@ -118,6 +101,7 @@ log(`toolchain: ${tc.kind}`);
 mkdirSync(outDir, { recursive: true });
 
 for (const [i, v] of VARIANTS.entries()) {
+  if (only && !only.includes(v.name)) continue;
   const targetDir = join(root, 'target', `wasm-${v.name}`);
   const rustflags = [
     `-C target-feature=${v.features}`,
@@ -127,16 +111,12 @@ for (const [i, v] of VARIANTS.entries()) {
     ...(tc.pre ?? []),
     'build',
     '--release',
-    '--offline',
-    '--target',
-    'wasm32-unknown-unknown',
-    '-Zbuild-std=core,panic_abort',
-    '-Zbuild-std-features=compiler-builtins-mem',
+    ...wasmCargoArgs(tc),
     '--target-dir',
     targetDir,
     '-p',
     'wasm-layers-kernels',
-    ...tc.config.flatMap((c) => ['--config', c]),
+    ...(v.cargoFeatures ? ['--features', v.cargoFeatures.join(',')] : []),
   ];
   log(`building ${v.name}`);
   const env = { ...process.env, ...tc.env, RUSTFLAGS: rustflags };
@@ -146,6 +126,7 @@ for (const [i, v] of VARIANTS.entries()) {
     log(`cargo failed for ${v.name} (exit ${r.status})`);
     process.exit(r.status ?? 1);
   }
+  mkdirSync(dirname(outputs[i]), { recursive: true });
   // Copy then rename, so a process loading the file meanwhile never sees it half-written.
   const tmp = `${outputs[i]}.${process.pid}.tmp`;
   copyFileSync(join(targetDir, 'wasm32-unknown-unknown/release/wasm_layers_kernels.wasm'), tmp);
@@ -157,4 +138,5 @@ for (const [i, v] of VARIANTS.entries()) {
     log(`${v.name}: ${statSync(outputs[i]).size} bytes, ${WebAssembly.Module.exports(mod).length} exports`);
   } else log(`${v.name}: ${statSync(outputs[i]).size} bytes (not validated: this Node has no relaxed SIMD)`);
 }
-writeFileSync(stampFile, `${quickStamp}\n${tc.kind}\n`);
+if (only) rmSync(stampFile, { force: true });
+else writeFileSync(stampFile, `${quickStamp}\n${tc.kind}\n`);

@@ -3,12 +3,13 @@
  * side, as in micrograd); the model only strings them together. Activations flow between layers as
  * [batch, cols] f32 matrices in wasm memory.
  */
-import { Act, Layout, Op, type ProgramBuilder, type Word } from './backend/program.js';
+import { Act, Layout, ops, type GemmOperands, type ProgramBuilder } from './backend/program.js';
 import { backend } from './backend/backend.js';
 import { initialize, initializerClassName, initializerFromConfig, initializerIsRandom, resolveInitializer, type InitializerName } from './initializers.js';
 import { checkAbsent, dtypeConfig, kerasObject, pick, registerLayer, type ConfigFormat, type ToConfigOptions } from './layer-config.js';
 import { Tensor, sizeOf } from './tensor.js';
 import type { WeightView } from './callbacks/base.js';
+import type { SnakeCase } from './names.js';
 
 export type { InitializerName } from './initializers.js';
 
@@ -58,16 +59,16 @@ export interface EmitContext {
   buffer(cols: number): number;
   /** Index of this layer in the model (salts dropout masks). */
   layerIndex: number;
-  /** Word positions of per-step values (dropout step) to patch before each run. */
-  stepWords: number[];
-  /** Word positions of dropout seeds drawn per fit from the global generator (layers without a seed). */
-  seedWords: number[];
+  /** Setters of per-step values (the dropout step), called before each run. */
+  stepPatches: ((step: number) => void)[];
+  /** Setters of dropout seeds drawn per fit from the global generator (layers without a seed). */
+  seedPatches: ((seed: number) => void)[];
   /**
-   * Offers to compute weight `w`'s gradient with the GEMM whose first ten arguments are `gemm` (C being
-   * the weight) and apply the optimizer's update in the same pass. True when the op was emitted; the
-   * caller then must not emit the gradient itself.
+   * Offers to compute weight `w`'s gradient with the GEMM `gemm` (C being the weight) and apply the
+   * optimizer's update in the same pass. True when the op was emitted; the caller then must not emit
+   * the gradient itself.
    */
-  fuseUpdate(w: Weight, gemm: Word[]): boolean;
+  fuseUpdate(w: Weight, gemm: GemmOperands): boolean;
 }
 
 export interface LayerArgs {
@@ -186,10 +187,10 @@ export class Flatten extends Layer {
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: ActivationName | string;
+  activation?: ActivationName;
   useBias?: boolean;
-  kernelInitializer?: InitializerName | string;
-  biasInitializer?: InitializerName | string;
+  kernelInitializer?: InitializerName | SnakeCase<InitializerName>;
+  biasInitializer?: InitializerName | SnakeCase<InitializerName>;
 }
 
 export class Dense extends Layer {
@@ -243,9 +244,9 @@ export class Dense extends Layer {
     const k = x.cols;
     const y = ctx.buffer(n);
     const fuse = this.activation === 'relu' ? Act.relu : Act.linear;
-    pb.op(Op.GEMM, [Layout.NN, B, n, k, x.ptr, k, this.kernel.tensor.ptr, n, y, n, this.bias?.tensor.ptr ?? 0, fuse]);
-    if (this.activation === 'sigmoid' || this.activation === 'tanh') pb.op(Op.ACT_FWD, [Act[this.activation], B * n, y, y]);
-    else if (this.activation === 'softmax') pb.op(Op.SOFTMAX_FWD, [B, n, y, y]);
+    pb.add(ops.gemm({ layout: Layout.NN, m: B, n, k, a: x.ptr, lda: k, b: this.kernel.tensor.ptr, ldb: n, c: y, ldc: n, bias: this.bias?.tensor.ptr, act: fuse }));
+    if (this.activation === 'sigmoid' || this.activation === 'tanh') pb.add(ops.actFwd({ kind: Act[this.activation], n: B * n, x: y, y }));
+    else if (this.activation === 'softmax') pb.add(ops.softmaxFwd({ rows: B, cols: n, x: y, y }));
     return { ptr: y, cols: n };
   }
 
@@ -255,18 +256,18 @@ export class Dense extends Layer {
     const k = x.cols;
     // dz = dy ⊙ f'(·), in place: the gradient buffer is the layer's own.
     if (!dyIsLogitGrad) {
-      if (this.activation === 'softmax') pb.op(Op.SOFTMAX_BWD, [B, n, y.ptr, dy, dy]);
-      else if (this.activation !== 'linear') pb.op(Op.ACT_BWD, [Act[this.activation], B * n, y.ptr, dy, dy]);
+      if (this.activation === 'softmax') pb.add(ops.softmaxBwd({ rows: B, cols: n, y: y.ptr, dy, dx: dy }));
+      else if (this.activation !== 'linear') pb.add(ops.actBwd({ kind: Act[this.activation], n: B * n, y: y.ptr, dy, dx: dy }));
     }
     // dX first: it needs the kernel before a fused update changes it.
     let dx = 0;
     if (needDx) {
       dx = ctx.buffer(k);
-      pb.op(Op.GEMM, [Layout.NT, B, k, n, dy, n, this.kernel.tensor.ptr, n, dx, k, 0, Act.linear]);
+      pb.add(ops.gemm({ layout: Layout.NT, m: B, n: k, k: n, a: dy, lda: n, b: this.kernel.tensor.ptr, ldb: n, c: dx, ldc: k, act: Act.linear }));
     }
-    const dW = [Layout.TN, k, n, B, x.ptr, k, dy, n];
-    if (!ctx.fuseUpdate(this.kernel, [...dW, this.kernel.tensor.ptr, n])) pb.op(Op.GEMM, [...dW, this.kernel.grad.ptr, n, 0, Act.linear]);
-    if (this.bias) pb.op(Op.COLSUM, [B, n, dy, this.bias.grad.ptr]);
+    const dW = { layout: Layout.TN, m: k, n, k: B, a: x.ptr, lda: k, b: dy, ldb: n, ldc: n };
+    if (!ctx.fuseUpdate(this.kernel, { ...dW, c: this.kernel.tensor.ptr })) pb.add(ops.gemm({ ...dW, c: this.kernel.grad.ptr, act: Act.linear }));
+    if (this.bias) pb.add(ops.colsum({ rows: B, cols: n, x: dy, out: this.bias.grad.ptr }));
     return dx;
   }
 
@@ -303,7 +304,7 @@ export class Dense extends Layer {
     return new Dense({
       ...base,
       units: c.units as number,
-      activation: (activation ?? 'linear') as string,
+      activation: (activation ?? 'linear') as ActivationName, // checked by the constructor
       useBias: (useBias ?? true) as boolean,
       kernelInitializer: initializerFromConfig(pick(c, 'kernel_initializer', 'kernelInitializer'), 'glorotUniform'),
       biasInitializer: initializerFromConfig(pick(c, 'bias_initializer', 'biasInitializer'), 'zeros'),
@@ -342,9 +343,9 @@ export class Dropout extends Layer {
     this.masks.set(y, mask);
     // Masks depend on (seed, layer index, step). Without a seed of its own the layer takes one drawn
     // from the global generator when fit starts, so setSeed(n) before fit fixes the masks.
-    const at = ctx.pb.op(Op.DROPOUT_FWD, [ctx.batch * x.cols, x.ptr, y, mask, { f: this.rate }, (this.seed ?? 0) >>> 0, ctx.layerIndex, 0]);
-    ctx.stepWords.push(at + 7);
-    if (this.seed === undefined) ctx.seedWords.push(at + 5);
+    const op = ctx.pb.add(ops.dropoutFwd({ n: ctx.batch * x.cols, x: x.ptr, y, mask, rate: this.rate, seed: (this.seed ?? 0) >>> 0, salt: ctx.layerIndex, step: 0 }));
+    ctx.stepPatches.push(op.patch.step);
+    if (this.seed === undefined) ctx.seedPatches.push(op.patch.seed);
     return { ptr: y, cols: x.cols };
   }
 
@@ -353,7 +354,7 @@ export class Dropout extends Layer {
     const mask = this.masks.get(y.ptr);
     if (mask === undefined) throw new Error(`${this.name}: backward without forward`);
     this.masks.delete(y.ptr);
-    ctx.pb.op(Op.MUL, [ctx.batch * x.cols, dy, mask, dy]);
+    ctx.pb.add(ops.mul({ n: ctx.batch * x.cols, x: dy, m: mask, y: dy }));
     return dy;
   }
 

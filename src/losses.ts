@@ -1,7 +1,11 @@
 /** Loss and metric names as users write them (tfjs camelCase or Keras snake_case) → kernel kinds. */
 import { AccKind, LossKind } from './backend/program.js';
+import type { MetricIdentifier, SnakeCase } from './names.js';
 
 export type LossName = keyof typeof LossKind;
+/** Every spelling compile() accepts: tfjs' camelCase, Keras' snake_case functions and PascalCase classes, 'mse'. */
+export type LossIdentifier = LossName | SnakeCase<LossName> | Capitalize<LossName> | 'mse';
+export type { MetricIdentifier };
 
 const LOSS_ALIASES: Record<string, LossName> = {
   sparsecategoricalcrossentropy: 'sparseCategoricalCrossentropy',

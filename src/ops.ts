@@ -1,5 +1,5 @@
 /** Tensor operations on the kernels. */
-import { Act, Layout, Op, runOp } from './backend/program.js';
+import { Act, Layout, ops, runOp } from './backend/program.js';
 import { Tensor, asTensor, type TensorLike } from './tensor.js';
 
 export interface MatMulOptions {
@@ -62,7 +62,7 @@ export function matMul(a: Tensor | TensorLike, b: Tensor | TensorLike, opts: Mat
     const layout = ta ? Layout.TN : tb ? Layout.NT : Layout.NN;
     const c = Tensor.alloc([m, n], 'float32', at.backend);
     try {
-      runOp(Op.GEMM, [layout, m, n, k, at.ptr, at.shape[1], B.t.ptr, B.t.shape[1], c.ptr, n, 0, Act.linear], at.backend);
+      runOp(ops.gemm({ layout, m, n, k, a: at.ptr, lda: at.shape[1], b: B.t.ptr, ldb: B.t.shape[1], c: c.ptr, ldc: n, act: Act.linear }), at.backend);
     } catch (e) {
       c.dispose();
       throw e;

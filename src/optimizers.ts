@@ -5,9 +5,8 @@
  * program and patches its per-step values (αₜ, the learning rate) before each step.
  */
 import type { Backend } from './backend/backend.js';
-import { Op, type Program, type ProgramBuilder, type Word } from './backend/program.js';
+import { ops, type GemmOperands, type ProgramBuilder } from './backend/program.js';
 import { Tensor } from './tensor.js';
-import { adamAlpha } from './backend/kernels.js';
 
 export interface ParamRef {
   /** Stable key of the parameter (its tensor id). */
@@ -17,9 +16,12 @@ export interface ParamRef {
   gradPtr: number;
 }
 
+/** Sets an update's per-step values (αₜ, the learning rate) from Keras' 1-based iteration count. */
+export type StepPatch = (t: number) => void;
+
 export interface EmittedUpdate {
   /** Called before every step with Keras' 1-based iteration count. */
-  patch(prog: Program, t: number): void;
+  patch(t: number): void;
 }
 
 export abstract class Optimizer {
@@ -35,15 +37,15 @@ export abstract class Optimizer {
   }
 
   protected abstract slotCount(): number;
-  protected abstract emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]): (prog: Program, t: number) => void;
+  protected abstract emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]): StepPatch;
   abstract getConfig(): Record<string, number | boolean | string>;
 
   /**
-   * Emits an op that computes a weight gradient with the GEMM described by `gemm` (its first ten
-   * arguments, C being the parameter itself) and applies this optimizer's update as each element is
-   * finished, so the gradient is never stored. Returns null when this optimizer has no fused form.
+   * Emits an op that computes a weight gradient with the GEMM `gemm` (C being the parameter itself) and
+   * applies this optimizer's update as each element is finished, so the gradient is never stored.
+   * Returns null when this optimizer has no fused form.
    */
-  emitFused(_pb: ProgramBuilder, _p: ParamRef, _gemm: Word[], _b: Backend): ((prog: Program, t: number) => void) | null {
+  emitFused(_pb: ProgramBuilder, _p: ParamRef, _gemm: GemmOperands, _b: Backend): StepPatch | null {
     return null;
   }
 
@@ -63,11 +65,11 @@ export abstract class Optimizer {
   }
 
   /** Emits the update of every parameter; the returned patcher runs once per step. */
-  emit(pb: ProgramBuilder, params: ParamRef[], b: Backend, extra: ((prog: Program, t: number) => void)[] = []): EmittedUpdate {
+  emit(pb: ProgramBuilder, params: ParamRef[], b: Backend, extra: StepPatch[] = []): EmittedUpdate {
     const patches = [...extra, ...params.map((p) => this.emitOne(pb, p, this.slotsFor(p, b)))];
     return {
-      patch: (prog, t) => {
-        for (const f of patches) f(prog, t);
+      patch: (t) => {
+        for (const f of patches) f(t);
       },
     };
   }
@@ -150,14 +152,14 @@ export class Adam extends Optimizer {
   }
 
   protected emitOne(pb: ProgramBuilder, p: ParamRef, [m, v]: number[]) {
-    const at = pb.op(Op.ADAM, [p.size, p.ptr, p.gradPtr, m, v, { f: this.beta1 }, { f: this.beta2 }, { f: this.epsilon }, { f: 0 }]);
-    return (prog: Program, t: number) => prog.patchF32(at + 8, this.alpha(t));
+    const op = pb.add(ops.adam({ n: p.size, p: p.ptr, g: p.gradPtr, m, v, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, alpha: 0 }));
+    return (t: number) => op.patch.alpha(this.alpha(t));
   }
 
-  override emitFused(pb: ProgramBuilder, p: ParamRef, gemm: Word[], b: Backend) {
+  override emitFused(pb: ProgramBuilder, p: ParamRef, gemm: GemmOperands, b: Backend): StepPatch | null {
     const [m, v] = this.slotsFor(p, b);
-    const at = pb.op(Op.GEMM_ADAM, [...gemm, m, v, { f: this.beta1 }, { f: this.beta2 }, { f: this.epsilon }, { f: 0 }]);
-    return (prog: Program, t: number) => prog.patchF32(at + 15, this.alpha(t));
+    const op = pb.add(ops.gemmAdam({ ...gemm, adamM: m, adamV: v, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, alpha: 0 }));
+    return (t: number) => op.patch.alpha(this.alpha(t));
   }
 
   getConfig() {
@@ -188,8 +190,8 @@ export class SGD extends Optimizer {
   }
 
   protected emitOne(pb: ProgramBuilder, p: ParamRef, slots: number[]) {
-    const at = pb.op(Op.SGD, [p.size, p.ptr, p.gradPtr, slots[0] ?? 0, { f: this.learningRate }, { f: this.momentum }, this.nesterov ? 1 : 0]);
-    return (prog: Program) => prog.patchF32(at + 4, this.learningRate);
+    const op = pb.add(ops.sgd({ n: p.size, p: p.ptr, g: p.gradPtr, u: slots[0], lr: this.learningRate, momentum: this.momentum, nesterov: this.nesterov }));
+    return () => op.patch.lr(this.learningRate);
   }
 
   getConfig() {
@@ -220,13 +222,18 @@ export class RMSprop extends Optimizer {
   }
 
   protected emitOne(pb: ProgramBuilder, p: ParamRef, [s]: number[]) {
-    const at = pb.op(Op.RMSPROP, [p.size, p.ptr, p.gradPtr, s, { f: this.learningRate }, { f: this.rho }, { f: this.epsilon }]);
-    return (prog: Program) => prog.patchF32(at + 4, this.learningRate);
+    const op = pb.add(ops.rmsprop({ n: p.size, p: p.ptr, g: p.gradPtr, s, lr: this.learningRate, rho: this.rho, epsilon: this.epsilon }));
+    return () => op.patch.lr(this.learningRate);
   }
 
   getConfig() {
     return { name: 'RMSprop', learningRate: this.learningRate, rho: this.rho, epsilon: this.epsilon };
   }
+}
+
+/** αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ) with β rounded to float32 first, as the kernel (and Keras) hold them. */
+export function adamAlpha(lr: number, beta1: number, beta2: number, t: number): number {
+  return (lr * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
 }
 
 export const adam = (c?: AdamConfig) => new Adam(c);
@@ -235,7 +242,7 @@ export const rmsprop = (c?: RmsPropConfig) => new RMSprop(c);
 
 const BY_NAME: Record<string, () => Optimizer> = { adam: () => new Adam(), sgd: () => new SGD(), rmsprop: () => new RMSprop() };
 
-export function getOptimizer(o: string | Optimizer): Optimizer {
+export function getOptimizer(o: unknown): Optimizer {
   if (o instanceof Optimizer) return o;
   if (typeof o === 'string') {
     const f = BY_NAME[o.toLowerCase()];

@@ -3,8 +3,9 @@
  * Node's modules where they exist, the file helpers model I/O, TensorBoard and the data loaders share, and
  * byte concatenation.
  *
- * Node's modules are imported through specifiers held in variables, so that browser bundlers leave them
- * alone; in a browser `nodeModules()` resolves to null and callers fall back to fetch or memory.
+ * Node's modules are taken with `process.getBuiltinModule`, never with an import expression, so browser
+ * bundlers find nothing to resolve; in a browser `nodeModules()` resolves to null and callers fall back to
+ * fetch or memory.
  */
 
 type FsPromises = typeof import('node:fs/promises');
@@ -27,21 +28,22 @@ export function isNode(): boolean {
   return typeof proc?.versions?.node === 'string';
 }
 
-let loaded: Promise<NodeModules | null> | undefined;
+/**
+ * A Node built-in module (`'node:worker_threads'`, …), loaded synchronously with `process.getBuiltinModule`
+ * (Node ≥ 20.16, Deno, Bun), or null where the runtime has none. Never an import expression, so bundlers find
+ * nothing to resolve, externalize or warn about.
+ */
+export function nodeBuiltin<T>(name: string): T | null {
+  if (!isNode()) return null;
+  const get = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process?.getBuiltinModule;
+  return typeof get === 'function' ? ((get(name) as T | undefined) ?? null) : null;
+}
 
-/** Node's fs/promises, os, path, url and module, or null where the runtime has none. Loaded once. */
-export function nodeModules(): Promise<NodeModules | null> {
-  loaded ??= (async () => {
-    if (!isNode()) return null;
-    const specs = ['node:fs/promises', 'node:os', 'node:path', 'node:url', 'node:module'];
-    try {
-      const [fs, os, path, url, module] = await Promise.all(specs.map((s) => import(/* @vite-ignore */ /* webpackIgnore: true */ s)));
-      return { fs, os, path, url, module } as NodeModules;
-    } catch {
-      return null;
-    }
-  })();
-  return loaded;
+/** Node's fs/promises, os, path, url and module, or null where the runtime has none. */
+export async function nodeModules(): Promise<NodeModules | null> {
+  const fs = nodeBuiltin<FsPromises>('node:fs/promises');
+  if (!fs) return null;
+  return { fs, os: nodeBuiltin<NodeOs>('node:os')!, path: nodeBuiltin<NodePath>('node:path')!, url: nodeBuiltin<NodeUrl>('node:url')!, module: nodeBuiltin<NodeModule>('node:module')! };
 }
 
 /** Node's modules, or an error that says what needed them. */

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutOfMemoryError, backend, backendInfo, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
-import { gemm } from '../src/backend/kernels.js';
+import { gemm } from './helpers/kernels.js';
 import { Arena } from '../src/backend/memory.js';
-import { runOp } from '../src/backend/program.js';
+import { GEMM_KC, ops, reference, runOp } from '../src/backend/program.js';
 import { matMul } from '../src/ops.js';
 import { Tensor, tensor } from '../src/tensor.js';
 import { bitDiff, gamma, withinTol } from './helpers/f64-check.js';
@@ -70,7 +70,7 @@ const IMPORTS = `
 const { init, backend, backendInfo, disposeBackend } = await import(${JSON.stringify(SRC('backend/backend.ts'))});
 const { matMul } = await import(${JSON.stringify(SRC('ops.ts'))});
 const { tensor } = await import(${JSON.stringify(SRC('tensor.ts'))});
-const { runOp, Op } = await import(${JSON.stringify(SRC('backend/program.ts'))});
+const { runOp, ops } = await import(${JSON.stringify(SRC('backend/program.ts'))});
 const ones = (n) => tensor(new Float32Array(n * n).fill(1), [n, n]);
 const tryIt = (label, fn) => { try { console.log(label, 'OK', fn()); } catch (e) { console.log(label, 'ERR', e.constructor.name, e.message); } };
 `;
@@ -144,8 +144,15 @@ describe('init() and backendInfo()', () => {
 
   it('a malformed program is refused with an error and leaves the backend usable', async () => {
     await init({ threads: 2 });
-    expect(() => runOp(99, [1, 2, 3])).toThrow(/malformed program/);
-    expect(() => runOp(1, [0, 1])).toThrow(/malformed program/); // GEMM with 2 of its 12 arguments
+    const raw = (code: number, args: number[]) => ({ name: 'raw', code, args, patches: {} });
+    expect(() => runOp(raw(99, [1, 2, 3]))).toThrow(/malformed program/);
+    expect(() => runOp(raw(1, [0, 1]))).toThrow(/malformed program/); // GEMM with 2 of its 12 arguments
+    // GEMM_ADAM's declared requirement K ≤ GEMM_KC, checked by the kernels even when the builder is bypassed
+    const big = ops.gemmAdam({ layout: 2, m: 1, n: 1, k: 1, a: 0, lda: 1, b: 0, ldb: 1, c: 0, ldc: 1, adamM: 0, adamV: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 0 });
+    expect(() => runOp({ ...big, args: big.args.map((w, i) => (i === 3 ? GEMM_KC + 1 : w)) })).toThrow(/malformed program/);
+    expect(() => ops.gemmAdam({ layout: 2, m: 1, n: 1, k: GEMM_KC + 1, a: 0, lda: 1, b: 0, ldb: 1, c: 0, ldc: 1, adamM: 0, adamV: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 0 })).toThrow(/k <= GEMM_KC/);
+    // naive references exist only in the test build (wasm/reference/): the release build says so
+    expect(() => runOp(reference(ops.mul({ n: 0, x: 0, m: 0, y: 0 })))).toThrow(/only in the test build/);
     expect(gemm({ layout: 'NN', m: 1, n: 1, k: 1, a: [3], b: [4] })[0]).toBe(12);
   });
 });
@@ -164,7 +171,7 @@ tryIt('T2', () => matMul(a, a).dataSync()[0]);
 await init({ threads: 2 });
 tryIt('T3', () => matMul(ones(16), ones(16)).dataSync()[0]);
 // a trap on the calling thread (out-of-bounds pointers) while a worker runs the same op
-tryIt('T4', () => runOp(Op.GEMM, [0, 64, 64, 64, 0xffff0000, 64, 0xffff0000, 64, 0xffff0000, 64, 0, 0]));
+tryIt('T4', () => runOp(ops.gemm({ layout: 0, m: 64, n: 64, k: 64, a: 0xffff0000, lda: 64, b: 0xffff0000, ldb: 64, c: 0xffff0000, ldc: 64, act: 0 })));
 tryIt('T5', () => matMul(ones(4), ones(4)).dataSync()[0]);
 await init({ threads: 2 });
 tryIt('T6', () => matMul(ones(8), ones(8)).dataSync()[0]);

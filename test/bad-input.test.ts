@@ -231,15 +231,21 @@ describe('model configuration', () => {
 
   it('unknown activation, loss, optimizer, metric and initializer names list the valid ones', () =>
     noLeak(async () => {
+      // JavaScript callers are not type-checked: the names are checked at run time too.
+      // @ts-expect-error not an activation name
       expect(() => layers.dense({ units: 3, activation: 'gelu' })).toThrow(/unknown activation "gelu" \(valid: 'relu', 'sigmoid', 'tanh', 'softmax', 'linear'\)/);
       expect(() => layers.dense({ units: 3, activation: 5 as never })).toThrow(/unknown activation 5 \(valid: /);
+      // @ts-expect-error not an initializer name
       expect(() => layers.dense({ units: 3, kernelInitializer: 'orthogonal' })).toThrow(/unknown initializer "orthogonal" \(valid: glorotUniform, glorotNormal, heUniform, heNormal, zeros, ones\)/);
       const m = model();
+      // @ts-expect-error not a loss name
       expect(() => m.compile({ optimizer: 'adam', loss: 'hinge' })).toThrow(
         /unknown loss "hinge" \(valid: 'sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'meanSquaredError' \('mse'\), 'binaryCrossentropy'/,
       );
+      // @ts-expect-error not an optimizer name
       expect(() => m.compile({ optimizer: 'adamw', loss: 'mse' })).toThrow(/unknown optimizer "adamw" \(valid: 'adam', 'sgd', 'rmsprop'/);
       expect(() => m.compile({ optimizer: 42 as never, loss: 'mse' })).toThrow(/unknown optimizer 42/);
+      // @ts-expect-error not a metric name
       expect(() => m.compile({ optimizer: 'adam', loss: 'mse', metrics: ['precision'] })).toThrow(/unknown metric "precision" \(valid: 'accuracy'\)/);
       expect(() => m.compile(undefined as never)).toThrow(/compile: expected \{ optimizer, loss, metrics\? \}/);
       // the failed compiles left the previous one in place

@@ -298,8 +298,11 @@ describe('loadMnistLike over HTTP (local server)', () => {
   let dir: string;
   const requests: string[] = [];
 
+  let gzDir: string;
+
   beforeAll(async () => {
     dir = await writeSet({ gz: ['trainImages', 'testLabels'] });
+    gzDir = await writeSet({ gz: ['trainImages', 'trainLabels', 'testImages', 'testLabels'] });
     server = createServer((req, res) => {
       const url = req.url ?? '/';
       requests.push(url);
@@ -307,8 +310,18 @@ describe('loadMnistLike over HTTP (local server)', () => {
         res.writeHead(500, 'Oops').end();
         return;
       }
-      const name = decodeURIComponent(url.replace(/^\/data\//, ''));
-      readFile(join(dir, name)).then(
+      if (url.startsWith('/spa/')) {
+        // a single-page-app dev server: every missing file is the index page, with status 200
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><body>app</body></html>');
+        return;
+      }
+      if (url.startsWith('/spa-untyped/')) {
+        res.writeHead(200).end('<!DOCTYPE html><html></html>');
+        return;
+      }
+      const [root, rel] = url.startsWith('/gzonly/') ? [gzDir, url.slice('/gzonly/'.length)] : [dir, url.replace(/^\/data\//, '')];
+      const name = decodeURIComponent(rel);
+      readFile(join(root, name)).then(
         (body) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body),
         () => res.writeHead(404).end('not found'),
       );
@@ -321,20 +334,41 @@ describe('loadMnistLike over HTTP (local server)', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('fetches from a base URL, falling back to .gz on 404', async () => {
+  it('fetches from a base URL, the .gz name first, the plain name on 404', async () => {
     requests.length = 0;
     expectSynthetic(await loadMnistLike(`${base}/data`));
     expect(requests.sort()).toEqual(
       [
+        '/data/t10k-images-idx3-ubyte.gz',
         '/data/t10k-images-idx3-ubyte',
-        '/data/t10k-labels-idx1-ubyte',
         '/data/t10k-labels-idx1-ubyte.gz',
-        '/data/train-images-idx3-ubyte',
         '/data/train-images-idx3-ubyte.gz',
+        '/data/train-labels-idx1-ubyte.gz',
         '/data/train-labels-idx1-ubyte',
       ].sort(),
     );
     expectSynthetic(await loadMnistLike(new URL(`${base}/data/`)));
+  });
+
+  it('a folder of .gz files is read with one request per file (no failed request for the browser to log)', async () => {
+    requests.length = 0;
+    expectSynthetic(await loadMnistLike(`${base}/gzonly/`));
+    expect(requests.sort()).toEqual(
+      ['/gzonly/t10k-images-idx3-ubyte.gz', '/gzonly/t10k-labels-idx1-ubyte.gz', '/gzonly/train-images-idx3-ubyte.gz', '/gzonly/train-labels-idx1-ubyte.gz'].sort(),
+    );
+  });
+
+  it('an HTML fallback page (status 200) is named as such, not as a bad magic number', async () => {
+    for (const prefix of ['spa', 'spa-untyped']) {
+      const err = await loadMnistLike(`${base}/${prefix}/mnist/`).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(
+        new RegExp(`/${prefix}/mnist/train-images-idx3-ubyte\\.gz: the server answered with an HTML page, not an IDX file .*fell back to its index page.*\\(tried \\S+train-images-idx3-ubyte\\.gz, \\S+train-images-idx3-ubyte\\)`),
+      );
+      expect(err?.message).not.toMatch(/magic/);
+    }
   });
 
   it('fetches explicit URLs', async () => {
@@ -351,7 +385,7 @@ describe('loadMnistLike over HTTP (local server)', () => {
   it('reports HTTP errors and missing URLs', async () => {
     await expect(loadMnistLike(`${base}/broken`)).rejects.toThrow(/^http:\/\/127\.0\.0\.1:\d+\/broken\/\S+: HTTP 500 Oops$/);
     await expect(loadMnistLike(`${base}/data/nothing-here`)).rejects.toThrow(
-      /\/data\/nothing-here\/train-images-idx3-ubyte: file not found \(tried .*train-images-idx3-ubyte, .*train-images-idx3-ubyte\.gz\)/,
+      /\/data\/nothing-here\/train-images-idx3-ubyte: file not found \(tried .*train-images-idx3-ubyte\.gz, .*train-images-idx3-ubyte\)/,
     );
   });
 });

@@ -27,7 +27,7 @@
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
-import { gemm, type GemmArgs } from '../src/backend/kernels.js';
+import { gemm, type GemmArgs } from './helpers/kernels.js';
 import { matMul } from '../src/ops.js';
 import { tensor } from '../src/tensor.js';
 import { bitDiff, fma32, gamma, withinTol } from './helpers/f64-check.js';

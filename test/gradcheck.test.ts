@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeBackend, init } from '../src/backend/backend.js';
-import * as K from '../src/backend/kernels.js';
+import * as K from './helpers/kernels.js';
 import { centralDiff, withinTol } from './helpers/f64-check.js';
 import { actF64, lossGradF64, lossRowsF64, matmulF64, sigmoidF64, softmaxF64, type ActName, type LossName, type LossSpec } from './helpers/f64-ref.js';
 import { Rng } from './helpers/rand.js';

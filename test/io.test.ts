@@ -31,6 +31,8 @@ import {
   type SaveResult,
   type Tensor,
   type WeightSpec,
+  type LossIdentifier,
+  type MetricIdentifier,
 } from '../src/index.js';
 import { VERSION } from '../src/model/io.js';
 
@@ -407,7 +409,7 @@ describe('interop with tfjs-layers', () => {
   });
 
   it('tfjs compiles our trainingConfig (Adam, SGD, Momentum, RMSProp)', async () => {
-    const cases: [() => unknown, string, string, string[]][] = [
+    const cases: [() => unknown, LossIdentifier, string, MetricIdentifier[]][] = [
       [() => optimizers.adam({ learningRate: 0.01, beta1: 0.8 }), 'sparseCategoricalCrossentropy', 'Adam', ['accuracy']],
       [() => optimizers.sgd({ learningRate: 0.1 }), 'categoricalCrossentropy', 'SGD', []],
       [() => optimizers.sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true }), 'meanSquaredError', 'Momentum', ['acc']],
@@ -614,8 +616,8 @@ describe('trainingConfig', () => {
   });
 
   it('SGD, SGD with momentum, RMSprop; mse without metrics; { compile: false }', async () => {
-    const cases = [
-      { opt: () => new SGD({ learningRate: 0.05 }), cls: SGD, loss: 'meanSquaredError', metrics: [] as string[], json: { loss: 'mean_squared_error', metrics: [], optimizer_config: { class_name: 'SGD', config: { learningRate: 0.05 } } } },
+    const cases: { opt: () => SGD | RMSprop; cls: typeof SGD | typeof RMSprop; loss: LossIdentifier; metrics: MetricIdentifier[]; json: Record<string, unknown> }[] = [
+      { opt: () => new SGD({ learningRate: 0.05 }), cls: SGD, loss: 'meanSquaredError', metrics: [], json: { loss: 'mean_squared_error', metrics: [], optimizer_config: { class_name: 'SGD', config: { learningRate: 0.05 } } } },
       {
         opt: () => new SGD({ learningRate: 0.05, momentum: 0.5, nesterov: true }),
         cls: SGD,

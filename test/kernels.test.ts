@@ -1,20 +1,21 @@
 /**
  * The element-wise, row-wise and optimizer kernels (crates/kernels/src/*.rs, through the host-array
- * wrappers of src/backend/kernels.ts):
- *  - against their naive Rust reference (`opcode | REF`): activations, dropout, colsum and Adam compute
+ * wrappers of test/helpers/kernels.ts):
+ *  - against their naive Rust reference (`opcode | REF`, run by the test build of the kernels, see
+ *    test/helpers/kernels.ts): activations, dropout, multiply, colsum, Adam, SGD and RMSprop compute
  *    every element by the same float32 operations as the reference, so they must be BITWISE equal;
  *    softmax forward sums a row in 4 lanes and multiplies by the reciprocal of the sum, so it differs by
  *    rounding only (bound stated at the test);
  *  - ops without a reference against float64 JS implementations of the formulas in the Rust doc
- *    comments (softmax backward, losses and their gradients, accuracy, SGD, RMSprop, gather), with
+ *    comments (softmax backward, losses and their gradients, accuracy, gather; SGD and RMSprop too), with
  *    tolerances derived from the number of float32 roundings involved;
  *  - dropout's statistics and reproducibility, exp/ln/tanh/sigmoid accuracy, and bitwise independence
  *    of every kernel from the thread count (1, 2, 3).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, disposeBackend, init } from '../src/backend/backend.js';
-import * as K from '../src/backend/kernels.js';
-import { Act, Op, runOp } from '../src/backend/program.js';
+import * as K from './helpers/kernels.js';
+import { Act, NO_REFERENCE, Op, ops, runOp } from '../src/backend/program.js';
 import { bitDiff, gamma, U32, ulpError, withinTol } from './helpers/f64-check.js';
 import {
   lossGradF64,
@@ -74,12 +75,12 @@ describe('fast kernels vs their naive reference (bitwise)', () => {
       for (const kind of ACTS) {
         const x = actInput(rng, n);
         new Float32Array(b.memory.buffer, p, n).set(x);
-        runOp(Op.ACT_FWD, [Act[kind], n, p, p], b);
+        runOp(ops.actFwd({ kind: Act[kind], n, x: p, y: p }), b);
         const y = new Float32Array(b.memory.buffer, p, n).slice();
         expect(bitDiff(y, K.activation(kind, x), `${kind} forward in place`)).toBe('');
         const dy = rng.normalArray(n);
         new Float32Array(b.memory.buffer, q, n).set(dy);
-        runOp(Op.ACT_BWD, [Act[kind], n, p, q, q], b);
+        runOp(ops.actBwd({ kind: Act[kind], n, y: p, dy: q, dx: q }), b);
         expect(bitDiff(new Float32Array(b.memory.buffer, q, n), K.activationGrad(kind, y, dy), `${kind} backward in place`)).toBe('');
       }
     } finally {
@@ -167,6 +168,63 @@ describe('fast kernels vs their naive reference (bitwise)', () => {
         if (i === 2) expect(Object.is(out.v[2], 0), `v[2] = ${out.v[2]}`).toBe(true);
       }
     }
+  });
+
+  it('multiply (dropout backward)', () => {
+    const rng = new Rng(51);
+    for (const n of SIZES) {
+      const x = actInput(rng, n);
+      const m = rng.normalArray(n);
+      m[0] = 0;
+      expect(bitDiff(K.mul(x, m), K.mul(x, m, true), `mul n=${n}`)).toBe('');
+    }
+  });
+
+  it('SGD without momentum, with momentum and with Nesterov momentum', () => {
+    const rng = new Rng(52);
+    for (const n of SIZES)
+      for (const [momentum, nesterov] of [
+        [0, false],
+        [0.9, false],
+        [0.9, true],
+      ] as const) {
+        let p = rng.normalArray(n);
+        let u: Float32Array | null = momentum ? rng.normalArray(n, 0.1) : null;
+        for (let t = 0; t < 3; t++) {
+          const g = actInput(rng, n);
+          const h = { lr: 0.05, momentum, nesterov };
+          const fast = K.sgdStep(p, g, u, h);
+          const ref = K.sgdStep(p, g, u, h, true);
+          const what = `sgd momentum=${momentum} nesterov=${nesterov} n=${n} t=${t}`;
+          expect(bitDiff(fast.p, ref.p, `${what} p`)).toBe('');
+          if (u) expect(bitDiff(fast.u!, ref.u!, `${what} u`)).toBe('');
+          [p, u] = [fast.p, fast.u];
+        }
+      }
+  });
+
+  it('RMSprop', () => {
+    const rng = new Rng(53);
+    for (const n of SIZES) {
+      let p = rng.normalArray(n);
+      let ms = rng.uniformArray(n, 0, 0.1);
+      for (let t = 0; t < 3; t++) {
+        const g = actInput(rng, n);
+        const h = { lr: 0.001, rho: 0.9, epsilon: 1e-7 };
+        const fast = K.rmspropStep(p, g, ms, h);
+        const ref = K.rmspropStep(p, g, ms, h, true);
+        expect(bitDiff(fast.p, ref.p, `rmsprop p n=${n} t=${t}`)).toBe('');
+        expect(bitDiff(fast.ms, ref.ms, `rmsprop s n=${n} t=${t}`)).toBe('');
+        [p, ms] = [fast.p, fast.ms];
+      }
+    }
+  });
+
+  it('every op has a naive reference or a written reason why not (crates/kernels/ops.json)', () => {
+    const withRef = ['gemm', 'gemmAdam', 'actFwd', 'actBwd', 'softmaxFwd', 'dropoutFwd', 'mul', 'colsum', 'adam', 'sgd', 'rmsprop'];
+    const all = Object.keys(Op).length;
+    expect(Object.keys(NO_REFERENCE).length + withRef.length).toBe(all);
+    for (const [op, why] of Object.entries(NO_REFERENCE)) expect(why.length, `${op}: why no reference`).toBeGreaterThan(40);
   });
 
   it('softmax forward: equal up to the summation order', () => {

@@ -31,6 +31,9 @@ import {
   type Optimizer,
   type Tensor,
   type TensorLike,
+  type CompileArgs,
+  type MetricIdentifier,
+  type LossIdentifier,
 } from '../src/index.js';
 import { backend } from '../src/backend/backend.js';
 
@@ -58,7 +61,7 @@ function blobs(n: number, seed = 1): { x: Float32Array; y: Int32Array } {
   return makeBlobs(n, [[2, 0, -1, 1], [-2, 1, 1, -1], [0, -2, 2, 0]], 1.2, seed);
 }
 
-function smallModel(opts: { dropout?: number; optimizer?: string | Optimizer; metrics?: string[] } = {}): Sequential {
+function smallModel(opts: { dropout?: number; optimizer?: CompileArgs['optimizer']; metrics?: MetricIdentifier[] } = {}): Sequential {
   const ls: Layer[] = [layers.dense({ inputShape: [4], units: 16, activation: 'relu' })];
   if (opts.dropout) ls.push(layers.dropout({ rate: opts.dropout }));
   ls.push(layers.dense({ units: 3, activation: 'softmax' }));
@@ -392,7 +395,7 @@ describe('compile', () => {
   it('accepts camelCase and snake_case names, any case, and optimizer objects', async () => {
     const x = tensor(bx, [60, 4]);
     const y = tensor(by, [60]);
-    const cases: [string | Optimizer, string, abstract new (...a: never[]) => unknown][] = [
+    const cases: [CompileArgs['optimizer'], LossIdentifier, abstract new (...a: never[]) => unknown][] = [
       ['adam', 'sparseCategoricalCrossentropy', Adam],
       ['Adam', 'sparse_categorical_crossentropy', Adam],
       ['sgd', 'SparseCategoricalCrossentropy', SGD],
@@ -468,11 +471,11 @@ describe('compile', () => {
     const y = tensor([[1], [0]]);
     const mse = (p[0] - t[0]) ** 2 / 2 + (p[1] - t[1]) ** 2 / 2;
     const bce = -(Math.log(p[0]) + Math.log(1 - p[1])) / 2;
-    for (const loss of ['mean_squared_error', 'meanSquaredError', 'mse']) {
+    for (const loss of ['mean_squared_error', 'meanSquaredError', 'mse'] as const) {
       m.compile({ optimizer: 'sgd', loss });
       expect(m.evaluate(x, y) as number).toBeCloseTo(mse, 6);
     }
-    for (const loss of ['binary_crossentropy', 'binaryCrossentropy']) {
+    for (const loss of ['binary_crossentropy', 'binaryCrossentropy'] as const) {
       m.compile({ optimizer: 'sgd', loss, metrics: ['accuracy'] });
       const [l, acc] = m.evaluate(x, y) as number[];
       expect(l).toBeCloseTo(bce, 5);

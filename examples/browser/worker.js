@@ -123,7 +123,15 @@ async function train({ epochs, samples, batchSize, val, mnistBase }) {
   const t0 = performance.now();
   let done, evaluation;
   try {
-    const history = await m.fit(x, y, { epochs, batchSize, validationData: [xt, yt], verbose: 0, callbacks: [new PostLogs(), new FitEventsCallback((event) => post({ type: 'fit', event })), tb], signal: abort.signal });
+    const signal = abort.signal;
+    let history;
+    try {
+      history = await m.fit(x, y, { epochs, batchSize, validationData: [xt, yt], verbose: 0, callbacks: [new PostLogs(), new FitEventsCallback((event) => post({ type: 'fit', event })), tb], signal });
+    } catch (e) {
+      // Stop: fit rejects with an AbortError; the model keeps the weights and the History of the finished epochs.
+      if (!signal.aborted || !m.history) throw e;
+      history = m.history;
+    }
     const seconds = (performance.now() - t0) / 1000;
     const h = history.history;
     done = h.loss?.length ?? 0;

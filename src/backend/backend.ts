@@ -7,7 +7,9 @@
  * `backendInfo().reason` and with a console warning. In Node the module can also be created synchronously
  * on first use (lazy init); the workers then join asynchronously, before the first `fit` step.
  */
-import { Arena, OutOfMemoryError } from './memory.js';
+import { Arena, OutOfMemoryError, type LinearMemory } from './memory.js';
+import { Ctrl, CTRL_WORDS, Status } from './ops.generated.js';
+import { isNode as isNodeRuntime, nodeBuiltin } from '../platform.js';
 import { WORKER_SOURCE } from './worker-source.js';
 import { AutoThreads, type AutoThreadsState } from './auto-threads.js';
 
@@ -24,7 +26,7 @@ export interface InitOptions {
   /** Where the .wasm files are (browsers/bundlers); defaults to the files shipped beside this module. */
   wasmUrls?: Partial<Record<Variant, string | URL>>;
   /** Compiled bytes to use instead of loading a file (tests, custom hosting). */
-  wasmBinary?: Partial<Record<Variant, BufferSource>>;
+  wasmBinary?: Partial<Record<Variant, ArrayBuffer | ArrayBufferView<ArrayBuffer>>>;
   /**
    * Use the relaxed-SIMD build (fused multiply-add in the GEMMs) where the runtime supports it. Default
    * true. Its results differ from the SIMD128 build's in the last bits; set false for results that are
@@ -66,7 +68,7 @@ interface Exports {
   wl_peak_madd(iters: number, seed: number, form: number): number;
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
+const isNode = isNodeRuntime();
 const PAGE = 65536;
 const WORKER_STACK = 256 * 1024;
 
@@ -113,7 +115,7 @@ export class Backend {
 
   private constructor(
     private readonly exports: Exports,
-    readonly memory: WebAssembly.Memory,
+    private readonly wasmMemory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
     readonly info: BackendInfo,
     readonly maxBytes: number,
@@ -121,11 +123,19 @@ export class Backend {
     /** What init asked for (the pool may have fewer threads, see info.reason). */
     readonly config: { threads: number; auto: boolean; maxMemoryMB: number },
   ) {
-    this.arena = new Arena(memory, (exports.__heap_base.value as number) >>> 0, maxBytes);
+    this.arena = new Arena(wasmMemory, (exports.__heap_base.value as number) >>> 0, maxBytes);
     exports.wl_pool_config(1, mainCanBlock ? 1 : 0);
   }
 
-  /** Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`). */
+  /** The wasm linear memory (typed by what callers use, so the published types need no WebAssembly lib). */
+  get memory(): LinearMemory {
+    return this.wasmMemory;
+  }
+
+  /**
+   * Creates the module (sync); `wantThreads > 1` then starts the workers (async, see `ready`).
+   * @internal
+   */
   static create(module: WebAssembly.Module, variant: Variant, opts: { threads: number; auto: boolean; maxMemoryMB: number; reason?: string }): Backend {
     const shared = variant.endsWith('threads');
     const maxBytes = Math.min(opts.maxMemoryMB * 2 ** 20, 4 * 2 ** 30 - PAGE);
@@ -177,7 +187,7 @@ export class Backend {
     const started: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
       const stack = this.arena.alloc(WORKER_STACK);
-      const data = { module: this.module, memory: this.memory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
+      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
       started.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: { type: string; tid: number; message?: string }) => {
@@ -205,7 +215,7 @@ export class Backend {
     }
     // Workers report ready just before entering the loop; wait until all are in it.
     const c = this.ctrl();
-    while (Atomics.load(c, (ctrlPtr >>> 2) + 8) < threads - 1) await new Promise((r) => setTimeout(r, 1));
+    while (Atomics.load(c, (ctrlPtr >>> 2) + Ctrl.started) < threads - 1) await new Promise((r) => setTimeout(r, 1));
     this.poolThreads = threads;
     this.info.threads = threads;
     this.exports.wl_pool_config(threads, this.mainCanBlock ? 1 : 0);
@@ -231,7 +241,7 @@ export class Backend {
 
   private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
     if (isNode) {
-      const { Worker } = await import('node:worker_threads');
+      const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
       w.on('message', onMessage);
       w.on('error', (e) => onMessage({ type: 'error', tid: (data as any).tid, message: String(e) }));
@@ -257,8 +267,8 @@ export class Backend {
     // Wake a calling thread that may be waiting on the dead worker.
     const c = this.ctrl();
     const base = this.exports.wl_pool_ctrl() >>> 2;
-    Atomics.compareExchange(c, base, 0, 255);
-    for (let k = 0; k < 9; k++) Atomics.notify(c, base + k);
+    Atomics.compareExchange(c, base + Ctrl.failed, 0, 255);
+    for (let k = 0; k < CTRL_WORDS; k++) Atomics.notify(c, base + k);
   }
 
   private check(): void {
@@ -278,7 +288,7 @@ export class Backend {
       this.trapped(e);
     }
     auto?.end();
-    if (rc !== 0) this.fail(rc);
+    if (rc !== Status.OK) this.fail(rc);
   }
 
   /** A trap on the calling thread: release the workers and refuse further work on this memory. */
@@ -289,14 +299,21 @@ export class Backend {
   }
 
   private fail(rc: number): never {
-    const why = rc === 1 ? this.failedWorkerMessage() : rc === 2 ? 'the job was aborted' : 'malformed program';
-    if (rc !== 3) this.broken = why;
+    const why =
+      rc === Status.ERR_WORKER
+        ? this.failedWorkerMessage()
+        : rc === Status.ERR_ABORTED
+          ? 'the job was aborted'
+          : rc === Status.ERR_NO_REFERENCE
+            ? 'naive references (opcode | REF) are only in the test build of the kernels (wasm/reference/)'
+            : 'malformed program';
+    if (rc !== Status.ERR_PROGRAM && rc !== Status.ERR_NO_REFERENCE) this.broken = why;
     throw new Error(`wasm-layers: ${why}`);
   }
 
   private failedWorkerMessage(): string {
     const c = this.ctrl();
-    const who = Atomics.load(c, this.exports.wl_pool_ctrl() >>> 2);
+    const who = Atomics.load(c, (this.exports.wl_pool_ctrl() >>> 2) + Ctrl.failed);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
     return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
   }
@@ -313,7 +330,7 @@ export class Backend {
     } catch (e) {
       this.trapped(e);
     }
-    if (rc !== 0) this.fail(rc);
+    if (rc !== Status.OK) this.fail(rc);
   }
 
   /** Test hook: thread `tid` spins `spins` iterations before each tile it claims (tid -1: nobody). */
@@ -390,7 +407,7 @@ let pending: Promise<Backend> | null = null;
 function defaultThreads(): number {
   let n = 1;
   if (isNode) {
-    const os = (globalThis as any).process?.getBuiltinModule?.('node:os');
+    const os = nodeBuiltin<typeof import('node:os')>('node:os');
     n = os?.availableParallelism?.() ?? os?.cpus?.().length ?? 1;
   } else n = (globalThis as any).navigator?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(8, n));
@@ -440,7 +457,7 @@ function wasmUrl(variant: Variant, opts: InitOptions): URL | string {
   return opts.wasmUrls?.[variant] ?? defaultUrl(variant);
 }
 
-function givenBinary(variant: Variant, opts: InitOptions): BufferSource | undefined {
+function givenBinary(variant: Variant, opts: InitOptions): ArrayBuffer | ArrayBufferView<ArrayBuffer> | undefined {
   return opts.wasmBinary?.[variant];
 }
 
@@ -474,8 +491,8 @@ export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
     try {
       if (bin) module = await WebAssembly.compile(bin);
       else if (isNode && (typeof url !== 'string' || url.startsWith('file:') || !/^[a-z]+:/i.test(url))) {
-        const fs = await import('node:fs/promises');
-        const { fileURLToPath } = await import('node:url');
+        const fs = nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises')!;
+        const { fileURLToPath } = nodeBuiltin<typeof import('node:url')>('node:url')!;
         const path = typeof url === 'string' && !url.startsWith('file:') ? url : fileURLToPath(url);
         module = await WebAssembly.compile(new Uint8Array(await fs.readFile(path)));
       } else {
@@ -506,8 +523,8 @@ export function backend(): Backend {
   if (pending) throw new Error('wasm-layers: init() is still running; await it before using tensors.');
   const o = resolveOptions({});
   const url = wasmUrl(o.variant, {}) as URL;
-  const fs = (globalThis as any).process.getBuiltinModule('node:fs');
-  const { fileURLToPath } = (globalThis as any).process.getBuiltinModule('node:url');
+  const fs = nodeBuiltin<typeof import('node:fs')>('node:fs')!;
+  const { fileURLToPath } = nodeBuiltin<typeof import('node:url')>('node:url')!;
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = fs.readFileSync(fileURLToPath(url));

@@ -14,6 +14,12 @@ export class OutOfMemoryError extends Error {
   }
 }
 
+/** What the arena needs of a WebAssembly.Memory; declared here so the published types need no WebAssembly lib. */
+export interface LinearMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
+
 interface FreeBlock {
   ptr: number;
   size: number;
@@ -27,7 +33,7 @@ export class Arena {
   private peak = 0;
 
   constructor(
-    readonly memory: WebAssembly.Memory,
+    readonly memory: LinearMemory,
     private readonly base: number,
     private readonly maxBytes: number,
   ) {

@@ -1,58 +1,56 @@
 /**
- * Encoding of kernel programs (see crates/kernels/src/program.rs, the one place that maps ops to kernels).
- * A program is built once — a training step's program is built when the model is compiled — and run
- * many times; per-step values (Adam's αₜ, the dropout step) are patched in place, so running a step
- * allocates nothing.
+ * Kernel programs. The encoding — opcodes, each op's named arguments, the words a step patches — is
+ * declared once in crates/kernels/ops.json; `ops.generated.ts` holds its builders (`gemm({ layout, m, … })`).
+ * A program is built once — a training step's when the model is compiled — and run many times; per-step
+ * values (Adam's αₜ, the dropout step, the batch's indices) are patched in place through named handles
+ * (`handle.patch.alpha(x)`), so running a step allocates nothing.
  */
 import { backend, type Backend } from './backend.js';
+import { REF, type GemmArgs, type OpCall } from './ops.generated.js';
 
-export const Op = {
-  GEMM: 1,
-  ACT_FWD: 2,
-  ACT_BWD: 3,
-  SOFTMAX_FWD: 4,
-  SOFTMAX_BWD: 5,
-  DROPOUT_FWD: 6,
-  MUL: 7,
-  LOSS: 8,
-  ACCURACY: 9,
-  SUM: 10,
-  COLSUM: 11,
-  ADAM: 12,
-  SGD: 13,
-  RMSPROP: 14,
-  GATHER: 15,
-  COUNT_NONFINITE: 16,
-  GEMM_ADAM: 17,
-} as const;
-export const REF = 0x100;
+export { Act, AccKind, DType, GEMM_KC, Layout, LossFlag, LossKind, NO_REFERENCE, Op, REF, f32bits, type OpCall } from './ops.generated.js';
+export * as ops from './ops.generated.js';
 
-export const Layout = { NN: 0, NT: 1, TN: 2 } as const;
-export const Act = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
-export const LossKind = { sparseCategoricalCrossentropy: 0, categoricalCrossentropy: 1, meanSquaredError: 2, binaryCrossentropy: 3 } as const;
-export const LossFlag = { FROM_LOGITS: 1, FUSED: 2 } as const;
-export const AccKind = { sparse: 0, categorical: 1, binary: 2 } as const;
-export const DType = { u8: 0, f32: 1, i32: 2 } as const;
+/** A GEMM without its epilogue: what a fused weight-gradient update computes. */
+export type GemmOperands = Omit<GemmArgs, 'bias' | 'act'>;
 
-/** A word: an integer (or pointer), or an f32 given as `{ f }`. */
-export type Word = number | { f: number };
+/** Setters of the words a step patches, by argument name; usable once the program is built. */
+export type Patches<P extends string> = { readonly [K in P]: (value: number) => void };
 
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-export function f32bits(x: number): number {
-  f32buf[0] = x;
-  return u32buf[0];
+/** The op as appended to a program, with its patch handles. */
+export interface OpHandle<P extends string> {
+  readonly patch: Patches<P>;
+}
+
+/** The same op running its naive reference (test build of the kernels only). */
+export function reference<P extends string>(call: OpCall<P>): OpCall<P> {
+  return { ...call, code: call.code | REF };
 }
 
 export class ProgramBuilder {
   private readonly words: number[] = [];
+  private program: Program | null = null;
 
-  /** Appends an op; returns the word index of its first argument (for later patches). */
-  op(code: number, args: Word[]): number {
-    this.words.push(code, args.length + 2);
+  /** Appends an op; its handle patches the built program's copy of the op's patchable arguments. */
+  add<P extends string>(call: OpCall<P>): OpHandle<P> {
+    if (this.program) throw new Error('internal: op added after build()');
+    this.words.push(call.code, call.args.length + 2);
     const at = this.words.length;
-    for (const a of args) this.words.push(typeof a === 'number' ? a >>> 0 : f32bits(a.f));
-    return at;
+    this.words.push(...call.args);
+    const patch = {} as Record<string, (value: number) => void>;
+    for (const [name, slot] of Object.entries(call.patches) as [string, { index: number; type: 'u32' | 'f32' }][]) {
+      const word = at + slot.index;
+      patch[name] =
+        slot.type === 'f32'
+          ? (value: number) => this.built(name).patchF32(word, value)
+          : (value: number) => this.built(name).patchU32(word, value);
+    }
+    return { patch: patch as Patches<P> };
+  }
+
+  private built(what: string): Program {
+    if (!this.program) throw new Error(`internal: ${what} patched before the program was built`);
+    return this.program;
   }
 
   get length(): number {
@@ -60,7 +58,9 @@ export class ProgramBuilder {
   }
 
   build(b: Backend = backend()): Program {
-    return new Program(b, Uint32Array.from(this.words));
+    if (this.program) throw new Error('internal: program built twice');
+    this.program = new Program(b, Uint32Array.from(this.words));
+    return this.program;
   }
 }
 
@@ -78,7 +78,7 @@ export class Program {
     new Uint32Array(b.memory.buffer, this.ptr, words.length).set(words);
   }
 
-  /** Overwrites argument word `at` (as returned by `ProgramBuilder.op` plus the argument's index). */
+  /** Overwrites program word `at` (only through `OpHandle.patch`, which knows where its words are). */
   patchU32(at: number, value: number): void {
     this.b.views().u32[(this.ptr >>> 2) + at] = value >>> 0;
   }
@@ -100,15 +100,12 @@ export class Program {
 }
 
 /** Runs a single op once (ops API, tests). */
-export function runOp(code: number, args: Word[], b: Backend = backend()): void {
-  const n = args.length + 2;
+export function runOp(call: OpCall, b: Backend = backend()): void {
+  const n = call.args.length + 2;
   const ptr = b.scratchProgram(n);
   const w = new Uint32Array(b.memory.buffer, ptr, n);
-  w[0] = code;
+  w[0] = call.code;
   w[1] = n;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    w[i + 2] = typeof a === 'number' ? a >>> 0 : f32bits(a.f);
-  }
+  w.set(call.args, 2);
   b.run(ptr, n);
 }

@@ -4,8 +4,10 @@
  * file. Each worker instantiates the compiled module on the shared memory, moves its stack pointer to its
  * own stack, and stays inside `wl_worker_main` until shutdown. If the wasm traps, the worker records its
  * death in the control block (`failed = 1 + tid`) and wakes every waiter, so the caller gets an error
- * instead of waiting forever.
+ * instead of waiting forever. The control block's layout comes from crates/kernels/ops.json.
  */
+import { Ctrl, CTRL_WORDS } from './ops.generated.js';
+
 export const WORKER_SOURCE = `
 'use strict';
 function start(d, post) {
@@ -23,8 +25,8 @@ function start(d, post) {
 function markFailed(d) {
   const i32 = new Int32Array(d.memory.buffer);
   const c = d.ctrl >>> 2;
-  Atomics.compareExchange(i32, c, 0, d.tid + 1);
-  for (let k = 0; k < 9; k++) Atomics.notify(i32, c + k);
+  Atomics.compareExchange(i32, c + ${Ctrl.failed}, 0, d.tid + 1);
+  for (let k = 0; k < ${CTRL_WORDS}; k++) Atomics.notify(i32, c + k);
 }
 const nodeProcess = typeof process !== 'undefined' && process.versions && process.versions.node ? process : null;
 if (!nodeProcess) {

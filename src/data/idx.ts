@@ -12,6 +12,7 @@
  *
  * Every problem is reported as a plain `Error` whose message names the file (`what`) and the problem.
  */
+import { nodeBuiltin } from '../platform.js';
 
 /** A decoded IDX array: the raw bytes in row-major order and the dimensions. */
 export interface IdxArray {
@@ -47,7 +48,8 @@ export async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Arra
       const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
       return new Uint8Array(await new Response(stream).arrayBuffer());
     }
-    const zlib = await import('node:zlib');
+    const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+    if (!zlib) throw new Error('this runtime has neither DecompressionStream nor node:zlib');
     return new Uint8Array(zlib.gunzipSync(bytes));
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);

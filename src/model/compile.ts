@@ -1,11 +1,14 @@
 /** `compile`'s arguments and what the model keeps of them. */
-import { accuracyKind, resolveLoss, resolveMetrics, type LossName } from '../losses.js';
+import { accuracyKind, resolveLoss, resolveMetrics, type LossIdentifier, type LossName, type MetricIdentifier } from '../losses.js';
+import type { OptimizerName } from '../names.js';
 import { getOptimizer, type Optimizer } from '../optimizers.js';
 
 export interface CompileArgs {
-  optimizer: string | Optimizer;
-  loss: string;
-  metrics?: string | string[];
+  /** `'adam' | 'sgd' | 'rmsprop'` (any case) with default settings, or `optimizers.adam({...})` etc. */
+  optimizer: OptimizerName | Capitalize<OptimizerName> | 'SGD' | 'RMSprop' | Optimizer;
+  /** tfjs' camelCase name, Keras' snake_case function or PascalCase class name, or `'mse'`. */
+  loss: LossIdentifier;
+  metrics?: MetricIdentifier | MetricIdentifier[];
 }
 
 /** A compiled model's loss, metrics and optimizer. */

@@ -9,7 +9,12 @@ export interface EvaluateArgs {
   batchSize?: number;
   /** 1 or 2 print one Keras-style line with the results; default 0 (silent). */
   verbose?: 0 | 1 | 2;
+  /** As Keras' `return_dict=True`: `{ loss, accuracy? }` keyed by metric name instead of a number or array. */
+  returnDict?: boolean;
 }
+
+/** What `evaluate` returns: the loss alone, `[loss, accuracy]` when compiled with a metric, or a dict. */
+export type EvaluateResult = number | number[] | Record<string, number>;
 
 export function checkPositiveInt(what: string, v: unknown): void {
   if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${what} must be a positive integer, got ${v}`);
@@ -34,12 +39,13 @@ export function evaluatePrepared(model: ModelCore, p: Prepared, from: number, n:
 }
 
 /** Loss (and accuracy when compiled with it) over a dataset: `[loss, accuracy]` or `loss`. */
-export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArgs = {}): number | number[] {
+export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArgs = {}): EvaluateResult {
   const c = model.requireCompiled('evaluate');
   const batchSize = args.batchSize ?? 32;
   const verbose = args.verbose ?? 0;
   checkPositiveInt('evaluate: batchSize', batchSize);
   if (![0, 1, 2].includes(verbose)) throw new Error(`evaluate: verbose must be 0, 1 or 2, got ${verbose}`);
+  if (args.returnDict !== undefined && typeof args.returnDict !== 'boolean') throw new Error(`evaluate: returnDict must be a boolean, got ${JSON.stringify(args.returnDict)}`);
   const p = prepare(model, x, y, c.loss, 'evaluate');
   try {
     const t0 = performance.now();
@@ -52,6 +58,7 @@ export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArg
       const secs = (performance.now() - t0) / 1000;
       console.log(`${steps}/${steps} - ${Math.round(secs)}s - ${formatStepTime(secs / steps)}${formatLogs(logs)}`);
     }
+    if (args.returnDict) return c.metrics.length ? { loss: r.loss, [c.metrics[0]]: r.accuracy } : { loss: r.loss };
     return c.metrics.length ? [r.loss, r.accuracy] : r.loss;
   } finally {
     p.release();

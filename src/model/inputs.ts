@@ -3,7 +3,7 @@
  * `Source`), and the Int32 index buffers through which plans gather batches.
  */
 import type { Backend } from '../backend/backend.js';
-import { Op, runOp } from '../backend/program.js';
+import { ops, runOp } from '../backend/program.js';
 import type { LossName } from '../losses.js';
 import { Tensor, asTensor, sizeOf, type TensorLike } from '../tensor.js';
 import type { Source } from './plan.js';
@@ -31,7 +31,7 @@ export function countNonFinite(t: Tensor): number {
   const b = t.backend;
   const res = b.arena.alloc(16);
   try {
-    runOp(Op.COUNT_NONFINITE, [t.size, t.ptr, res], b);
+    runOp(ops.countNonFinite({ n: t.size, x: t.ptr, out: res }), b);
     return b.views().u32[res >>> 2];
   } finally {
     b.arena.release(res);

@@ -5,7 +5,7 @@
  * batch's indices start, Adam's αₜ, the dropout step) and makes one call into wasm.
  */
 import type { Backend } from '../backend/backend.js';
-import { AccKind, DType, LossFlag, LossKind, Op, ProgramBuilder, type Program } from '../backend/program.js';
+import { AccKind, DType, GEMM_KC, LossFlag, LossKind, ProgramBuilder, ops, type Program } from '../backend/program.js';
 import type { Flow, Layer, EmitContext, Weight } from '../layers.js';
 import type { LossName } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
@@ -31,21 +31,15 @@ export interface PlanSpec {
   indexPtr: number;
 }
 
-/** K chunk of the GEMM kernels (crates/kernels/src/gemm.rs KC): the largest batch a fused update takes. */
-const GEMM_KC = 1024;
-
-/** Internal switches (tests compare fused and unfused updates). */
-export const planOptions = { fuseUpdates: true };
-
 const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
 
 export class Plan {
   readonly program: Program;
-  /** Word positions to patch per step. */
-  private readonly idxWords: number[] = [];
-  private readonly stepWords: number[] = [];
-  private readonly seedWords: number[] = [];
-  private readonly update?: { patch(prog: Program, t: number): void };
+  /** Setters of the words patched per step. */
+  private readonly idxPatches: ((ptr: number) => void)[] = [];
+  private readonly stepPatches: ((step: number) => void)[] = [];
+  private readonly seedPatches: ((seed: number) => void)[] = [];
+  private readonly update?: { patch(t: number): void };
   private readonly owned: number[] = [];
   /** f32 [2]: batch-mean loss and accuracy. */
   readonly statsPtr: number;
@@ -66,7 +60,9 @@ export class Plan {
 
     // 1. the batch, converted and scaled (uint8 images stay bytes until here)
     const x0 = buffer(rowLen);
-    this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(x), DType.f32, B, rowLen, spec.indexPtr, x.ptr, x0, { f: x.divisor }, 0]) + 4);
+    const gather = (t: Tensor, dstKind: ops.GatherArgs['dstKind'], rowLen: number, dst: number) =>
+      this.idxPatches.push(pb.add(ops.gather({ srcKind: dtypeCode(t), dstKind, rows: B, rowLen, idx: spec.indexPtr, src: t.ptr, dst, div: t.divisor })).patch.idx);
+    gather(x, DType.f32, rowLen, x0);
     const last = spec.layers[spec.layers.length - 1] as Layer & { activation?: string; units?: number };
     const units = last.outputShape[0];
     const sparse = spec.loss === 'sparseCategoricalCrossentropy';
@@ -75,12 +71,12 @@ export class Plan {
       if (!y || !spec.loss) throw new Error('internal: eval/train plan without labels or loss');
       const cols = sparse ? 1 : units;
       labels = buffer(cols);
-      this.idxWords.push(pb.op(Op.GATHER, [dtypeCode(y), sparse ? DType.i32 : DType.f32, B, cols, spec.indexPtr, y.ptr, labels, { f: y.divisor }, 0]) + 4);
+      gather(y, sparse ? DType.i32 : DType.f32, cols, labels);
     }
 
     // 2. forward, remembering each layer's input and output
     const fused = new Set<number>();
-    const fusedPatches: ((prog: Program, t: number) => void)[] = [];
+    const fusedPatches: ((t: number) => void)[] = [];
     const ref = (w: Weight) => ({ key: w.tensor.id, size: w.tensor.size, ptr: w.tensor.ptr, gradPtr: w.grad.ptr });
     const ctx: EmitContext = {
       pb,
@@ -88,11 +84,11 @@ export class Plan {
       training,
       buffer,
       layerIndex: 0,
-      stepWords: this.stepWords,
-      seedWords: this.seedWords,
+      stepPatches: this.stepPatches,
+      seedPatches: this.seedPatches,
       fuseUpdate: (w, gemm) => {
         // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
-        if (!planOptions.fuseUpdates || B > GEMM_KC) return false;
+        if (B > GEMM_KC) return false;
         const patch = spec.optimizer!.emitFused(pb, ref(w), gemm, b);
         if (!patch) return false;
         fused.add(w.tensor.id);
@@ -118,12 +114,12 @@ export class Plan {
         ((act === 'softmax' && (spec.loss === 'sparseCategoricalCrossentropy' || spec.loss === 'categoricalCrossentropy')) ||
           (act === 'sigmoid' && spec.loss === 'binaryCrossentropy'));
       const grad = training ? buffer(units) : 0;
-      pb.op(Op.LOSS, [LossKind[spec.loss!], B, units, out.ptr, labels, rows, grad, { f: 1 / B }, fusedLoss ? LossFlag.FUSED : 0, { f: 1e-7 }]);
-      pb.op(Op.SUM, [B, rows, this.statsPtr, { f: 1 / B }]);
+      pb.add(ops.loss({ kind: LossKind[spec.loss!], rows: B, cols: units, pred: out.ptr, labels, out: rows, grad, scale: 1 / B, flags: fusedLoss ? LossFlag.FUSED : 0, eps: 1e-7 }));
+      pb.add(ops.sum({ n: B, x: rows, out: this.statsPtr, scale: 1 / B }));
       if (spec.accuracy) {
         const acc = buffer(1);
-        pb.op(Op.ACCURACY, [AccKind[spec.accuracy], B, units, out.ptr, labels, acc]);
-        pb.op(Op.SUM, [B, acc, this.statsPtr + 4, { f: 1 / B }]);
+        pb.add(ops.accuracy({ kind: AccKind[spec.accuracy], rows: B, cols: units, pred: out.ptr, labels, out: acc }));
+        pb.add(ops.sum({ n: B, x: acc, out: this.statsPtr + 4, scale: 1 / B }));
       }
 
       if (training) {
@@ -156,10 +152,10 @@ export class Plan {
   run(offset: number, t = 0, step = 0, seed = 0): void {
     const prog = this.program;
     const at = this.spec.indexPtr + offset * 4;
-    for (const w of this.idxWords) prog.patchU32(w, at);
-    for (const w of this.stepWords) prog.patchU32(w, step);
-    for (const w of this.seedWords) prog.patchU32(w, seed);
-    this.update?.patch(prog, t);
+    for (const p of this.idxPatches) p(at);
+    for (const p of this.stepPatches) p(step);
+    for (const p of this.seedPatches) p(seed);
+    this.update?.patch(t);
     prog.run();
   }
 

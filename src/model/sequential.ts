@@ -164,8 +164,13 @@ export class Sequential implements CallbackModel {
     return fit(this, x, y, args);
   }
 
-  /** Loss (and accuracy when compiled with it) over a dataset: `[loss, accuracy]` or `loss`. */
-  evaluate(x: Input, y: Input, args: EvaluateArgs = {}): number | number[] {
+  /**
+   * Loss (and accuracy when compiled with it) over a dataset: `[loss, accuracy]` or `loss`, as Keras returns
+   * them; with `{ returnDict: true }`, `{ loss, accuracy }` keyed by metric name.
+   */
+  evaluate(x: Input, y: Input, args: EvaluateArgs & { returnDict: true }): Record<string, number>;
+  evaluate(x: Input, y: Input, args?: EvaluateArgs & { returnDict?: false }): number | number[];
+  evaluate(x: Input, y: Input, args: EvaluateArgs = {}): number | number[] | Record<string, number> {
     return evaluate(this, x, y, args);
   }
 

@@ -6,6 +6,7 @@ import { isObject, pick } from '../layer-config.js';
 import { Adam, RMSprop, SGD, type Optimizer } from '../optimizers.js';
 import type { TrainingConfig } from './artifacts.js';
 import type { CompileArgs, Compiled } from './compile.js';
+import type { LossIdentifier, MetricIdentifier } from '../losses.js';
 
 const camelToSnake = (s: string) => s.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
 
@@ -97,5 +98,6 @@ export function compileArgsFrom(tc: unknown): CompileArgs {
   }
   if (typeof loss !== 'string') throw new Error(`the loss must be a name, got ${JSON.stringify(tc.loss)}`);
   const metrics = tc.metrics === undefined || tc.metrics === null ? [] : metricName(tc.metrics);
-  return { optimizer: optimizerFrom(tc.optimizer_config), loss, metrics };
+  // names from a file: compile() checks them and names the valid ones when it refuses one
+  return { optimizer: optimizerFrom(tc.optimizer_config), loss: loss as LossIdentifier, metrics: metrics as MetricIdentifier[] };
 }

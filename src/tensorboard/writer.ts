@@ -191,6 +191,7 @@ export class NodeFileSink implements EventSink {
   /**
    * Creates `dir` (recursively) and a new event file in it. The name is claimed with an exclusive create
    * (`O_CREAT | O_EXCL`), so an existing file is never overwritten: on a clash the counter moves on.
+   * @internal (its Node types stay out of the published declarations)
    */
   static async create(dir: string, seconds: number, mods: NodeModules): Promise<NodeFileSink> {
     const { fs, os, path } = mods;

@@ -231,12 +231,12 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
     }
   }, 240_000);
 
-  it('not cross-origin isolated: the page says training uses one thread, and why', async () => {
+  it('not cross-origin isolated: the page says training uses one thread, and why; Stop ends a run', async () => {
     const context = await browser!.newContext({ viewport: { width: 1100, height: 700 } });
     try {
       const page = await context.newPage();
       const errors = watch(page);
-      const res = await page.goto(`${plain!.url}?autostart=0`);
+      const res = await page.goto(`${plain!.url}?autostart=0&epochs=2&samples=3000&val=500`);
       expect(res?.headers()['cross-origin-embedder-policy']).toBeUndefined();
       await until(page, errors, 'the worker did not start', "window.wlDemo.state === 'ready'");
       const s = await state(page);
@@ -249,9 +249,21 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
       expect(line).toContain('not cross-origin isolated');
       expect(line).toContain('Cross-Origin-Embedder-Policy: require-corp');
       await shot(page, '5-not-isolated.png');
+
+      // One thread trains too, and Stop ends the run early: the model is still evaluated and kept.
+      await page.click('#train');
+      await until(page, errors, 'one-thread training did not start', `JSON.parse(document.querySelector('#charts [data-key="batch:loss"]')?.dataset.points ?? '{"train":0}').train >= 3`);
+      await page.click('#stop');
+      await until(page, errors, 'Stop did not end the run', "window.wlDemo.state === 'trained'");
+      const stopped = await state(page);
+      expect(stopped.training.stopped).toBe(true);
+      expect(stopped.training.epochs).toBeLessThan(2);
+      expect(stopped.batches).toBeLessThan(2 * 94);
+      expect(await page.textContent('#status')).toMatch(/^stopped after/);
+      expect(stopped.model.stored).toBe(true);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -4,7 +4,7 @@
  * What this proves: for seeded random inputs of several shapes (odd sizes, sizes that are not multiples
  * of the 4-lane / 8-column / 16-element blocks, a K above the GEMM's 1024 K-chunk), every kernel we train
  * with computes what tfjs computes, forward and backward, through the same host-array entry points the
- * other suites use (src/backend/kernels.ts, src/ops.ts), with the thread pool running:
+ * other suites use (test/helpers/kernels.ts, src/ops.ts), with the thread pool running:
  *   - GEMM: ops.matMul in all four transpose combinations; kernels.gemm in its NN / NT / TN layouts with
  *     no epilogue, bias, relu and bias+relu (vs tf.relu(tf.add(tf.matMul(…), bias))); the dense layer's
  *     backward products dW = Xᵀ·dY, dX = dY·Wᵀ, db = colsum(dY) (and through a relu) vs tf.grads.
@@ -28,7 +28,7 @@
  * must match exactly. Any looser bound carries its reason next to it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as K from '../../src/backend/kernels.js';
+import * as K from '../helpers/kernels.js';
 import { backendInfo, init } from '../../src/backend/backend.js';
 import { matMul } from '../../src/ops.js';
 import { tensor } from '../../src/tensor.js';

@@ -2,7 +2,7 @@
  * Parity suite — optimizers against tfjs-core's tf.train.* on @tensorflow/tfjs-backend-wasm (4.22).
  *
  * What this proves: starting from the same parameters and fed the same gradient at every step, several
- * steps of our update kernels (src/backend/kernels.ts: adamStep, sgdStep, rmspropStep; and the fused
+ * steps of our update kernels (test/helpers/kernels.ts: adamStep, sgdStep, rmspropStep; and the fused
  * weight-gradient GEMM + Adam op the dense layers train with) leave the parameters — and the optimizer
  * state (Adam's m and v, the momentum accumulator, RMSprop's mean square) — where tf.train.adam / sgd /
  * momentum (with and without Nesterov) / rmsprop leave a tf.variable via applyGradients. Gradients come
@@ -31,9 +31,8 @@
  * what an optimizer computes and far smaller than p — and the optimizer state ≤ 1e-4 (gradient-like).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as K from '../../src/backend/kernels.js';
-import { backend, backendInfo, init } from '../../src/backend/backend.js';
-import { Layout, Op, REF, runOp } from '../../src/backend/program.js';
+import * as K from '../helpers/kernels.js';
+import { backendInfo, init } from '../../src/backend/backend.js';
 import { normal, relErr, rng, tfjsWasm, uniform, type TF } from '../helpers/tfjs.js';
 
 type T = import('@tensorflow/tfjs-core').Tensor;
@@ -218,24 +217,7 @@ describe('Adam', () => {
   });
 
   /** The fused op: C = Xᵀ·dY is the kernel's gradient and Adam applies it to C in place as it is computed. */
-  function gemmAdam(x: Float32Array, dy: Float32Array, st: K.AdamState, batch: number, nin: number, nout: number, h: { beta1: number; beta2: number; epsilon: number; alpha: number }, reference: boolean): K.AdamState {
-    const b = backend();
-    const ptrs: number[] = [];
-    const put = (a: Float32Array) => {
-      const p = b.arena.alloc(Math.max(16, a.length * 4));
-      ptrs.push(p);
-      new Float32Array(b.memory.buffer, p, a.length).set(a);
-      return p;
-    };
-    try {
-      const [px, pdy, pp, pm, pv] = [put(x), put(dy), put(st.p), put(st.m), put(st.v)];
-      runOp(Op.GEMM_ADAM | (reference ? REF : 0), [Layout.TN, nin, nout, batch, px, nin, pdy, nout, pp, nout, pm, pv, { f: h.beta1 }, { f: h.beta2 }, { f: h.epsilon }, { f: h.alpha }], b);
-      const get = (p: number) => new Float32Array(b.memory.buffer, p, nin * nout).slice();
-      return { p: get(pp), m: get(pm), v: get(pv) };
-    } finally {
-      for (const p of ptrs) b.arena.release(p);
-    }
-  }
+  const gemmAdam = K.gemmAdamStep;
 
   for (const reference of [false, true]) {
     it(`fused weight-gradient GEMM + Adam${reference ? ' (naive)' : ''} vs tf.grads of a dense layer + tf.train.adam`, () => {

@@ -1,15 +1,46 @@
 //! Element-wise activations, forward and backward. Backward is written in terms of the forward *output*
 //! y (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²), so the pre-activation need not be kept.
 use crate::math::{sigmoid, sigmoid4, tanh, tanh4};
+use crate::ops::act::{RELU, SIGMOID, TANH};
+use crate::ops::{ActBwdArgs, ActFwdArgs, Kernel};
 use crate::{for_lanes, ld, split_elems, st};
 use core::arch::wasm32::*;
 
-pub const LINEAR: u32 = 0;
-pub const RELU: u32 = 1;
-pub const SIGMOID: u32 = 2;
-pub const TANH: u32 = 3;
+impl Kernel for ActFwdArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        forward(self.kind, self.n, self.x, self.y, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, if self.kind == RELU || self.kind == crate::ops::act::LINEAR { 4096 } else { 1024 }, 64)
+    }
+}
 
+impl Kernel for ActBwdArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        backward(self.kind, self.n, self.y, self.dy, self.dx, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
 
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for ActFwdArgs {
+    unsafe fn reference(&self) {
+        forward_naive(self.kind, self.n, self.x, self.y)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for ActBwdArgs {
+    unsafe fn reference(&self) {
+        backward_naive(self.kind, self.n, self.y, self.dy, self.dx)
+    }
+}
+
+/// # Safety
+/// `x` and `y` address `n` floats (`y` may be `x`, no other overlap); every thread of the job passes the
+/// same arguments, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     match kind {
@@ -28,6 +59,10 @@ pub unsafe fn forward(kind: u32, n: usize, x: *const f32, y: *mut f32, tid: usiz
 }
 
 /// dx = dy · f'(y); dx may alias dy.
+///
+/// # Safety
+/// `y`, `dy` and `dx` address `n` floats (`dx` may be `dy`, no other overlap); every thread of the job
+/// passes the same arguments, so their ranges are disjoint.
 pub unsafe fn backward(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     let one = f32x4_splat(1.0);
@@ -72,6 +107,10 @@ pub unsafe fn backward(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *
 }
 
 /// Naive references (libm-free, so they share `math`'s exp; the tests check exp itself against f64).
+///
+/// # Safety
+/// As `forward`, on one thread.
+#[cfg(feature = "reference")]
 pub unsafe fn forward_naive(kind: u32, n: usize, x: *const f32, y: *mut f32) {
     for i in 0..n {
         let v = *x.add(i);
@@ -84,6 +123,9 @@ pub unsafe fn forward_naive(kind: u32, n: usize, x: *const f32, y: *mut f32) {
     }
 }
 
+/// # Safety
+/// As `backward`, on one thread.
+#[cfg(feature = "reference")]
 pub unsafe fn backward_naive(kind: u32, n: usize, y: *const f32, dy: *const f32, dx: *mut f32) {
     for i in 0..n {
         let (yv, g) = (*y.add(i), *dy.add(i));

@@ -2,8 +2,43 @@
 //! (seed, salt, step, i) — a murmur3 finalizer over a counter — so masks are reproducible and do not
 //! depend on how elements are split across threads. Forward stores the mask as the multiplier
 //! (0 or 1/(1 − rate)) and backward is dx = dy ⊙ mask.
+use crate::ops::{DropoutFwdArgs, Kernel, MulArgs};
 use crate::{for_lanes, split_elems};
 use core::arch::wasm32::*;
+
+impl Kernel for DropoutFwdArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        forward(self.n, self.x, self.y, self.mask, self.rate, key(self.seed, self.salt, self.step), tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for DropoutFwdArgs {
+    unsafe fn reference(&self) {
+        forward_naive(self.n, self.x, self.y, self.mask, self.rate, key(self.seed, self.salt, self.step))
+    }
+}
+
+impl Kernel for MulArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        mul(self.n, self.x, self.m, self.y, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for MulArgs {
+    unsafe fn reference(&self) {
+        for i in 0..self.n {
+            *self.y.add(i) = *self.x.add(i) * *self.m.add(i);
+        }
+    }
+}
 
 #[inline(always)]
 pub fn fmix32(mut h: u32) -> u32 {
@@ -42,6 +77,9 @@ pub fn keep(i: u32, k: u32, thr: u32) -> bool {
     fmix32(i.wrapping_mul(0x9e37_79b1).wrapping_add(k)) >= thr
 }
 
+/// # Safety
+/// `x`, `y` and `mask` address `n` floats (`y` may be `x`; `mask` overlaps neither); every thread of the
+/// job passes the same arguments, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn forward(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate: f32, k: u32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     let thr = threshold(rate);
@@ -67,6 +105,9 @@ pub unsafe fn forward(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate
 }
 
 /// y = x ⊙ m (dropout's backward, with m its mask).
+///
+/// # Safety
+/// `x`, `m` and `y` address `n` floats (`y` may be `x`); every thread passes the same arguments.
 pub unsafe fn mul(n: usize, x: *const f32, m: *const f32, y: *mut f32, tid: usize, nt: usize) {
     let (s, e) = split_elems(n, tid, nt);
     for_lanes(
@@ -80,6 +121,9 @@ pub unsafe fn mul(n: usize, x: *const f32, m: *const f32, y: *mut f32, tid: usiz
     );
 }
 
+/// # Safety
+/// As `forward`, on one thread.
+#[cfg(feature = "reference")]
 pub unsafe fn forward_naive(n: usize, x: *const f32, y: *mut f32, mask: *mut f32, rate: f32, k: u32) {
     let thr = threshold(rate);
     for i in 0..n {

@@ -9,16 +9,63 @@
 //! Each output element is computed by the same sequence of operations whichever tile and thread it falls
 //! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
 //! are bitwise identical for any thread count.
+use crate::ops::act::RELU as ACT_RELU;
+use crate::ops::layout::{NN, NT, TN};
+use crate::ops::{GemmAdamArgs, GemmArgs, Kernel};
 use crate::optim::{adam1, adam4, AdamHyper};
 use crate::{hsum, split};
 use core::arch::wasm32::*;
 
-pub const NN: u32 = 0;
-pub const NT: u32 = 1;
-pub const TN: u32 = 2;
+impl GemmArgs {
+    #[inline(always)]
+    fn gemm(&self) -> Gemm {
+        let (a, b, c) = (self.a, self.b, self.c);
+        Gemm { layout: self.layout, m: self.m, n: self.n, k: self.k, a, lda: self.lda, b, ldb: self.ldb, c, ldc: self.ldc, bias: self.bias, act: self.act, adam: None }
+    }
+}
 
-pub const ACT_LINEAR: u32 = 0;
-pub const ACT_RELU: u32 = 1;
+impl GemmAdamArgs {
+    #[inline(always)]
+    fn gemm(&self) -> Gemm {
+        let (a, b, c) = (self.a, self.b, self.c);
+        let h = AdamHyper { b1: self.beta1, b2: self.beta2, eps: self.epsilon, alpha: self.alpha };
+        let adam = Some(AdamUpdate { m: self.adam_m, v: self.adam_v, h });
+        Gemm { layout: self.layout, m: self.m, n: self.n, k: self.k, a, lda: self.lda, b, ldb: self.ldb, c, ldc: self.ldc, bias: core::ptr::null(), act: crate::ops::act::LINEAR, adam }
+    }
+}
+
+impl Kernel for GemmArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        gemm_part(&self.gemm(), tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(2 * self.m * self.n * self.k, 1 << 17, max_tiles(self.layout, self.m, self.n, self.k))
+    }
+}
+
+/// K ≤ KC (checked by `ops::check` before the program runs): the fused update keeps no partial sums.
+impl Kernel for GemmAdamArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        gemm_part(&self.gemm(), tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(2 * self.m * self.n * self.k, 1 << 17, max_tiles(self.layout, self.m, self.n, self.k))
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for GemmArgs {
+    unsafe fn reference(&self) {
+        gemm_naive(&self.gemm())
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for GemmAdamArgs {
+    unsafe fn reference(&self) {
+        gemm_naive(&self.gemm())
+    }
+}
 
 #[derive(Clone, Copy)]
 pub struct Gemm {
@@ -91,7 +138,7 @@ unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
 
 /// K is processed in chunks of KC so that a packed panel of B (KC × 8 floats, 32 KiB) fits on the
 /// stack and in L1. Partial sums go through C between chunks: the same f32 values as one long loop.
-pub const KC: usize = 1024;
+pub const KC: usize = crate::ops::GEMM_KC;
 /// Up to this K, NT sums each element sequentially over k like NN (packed Bᵀ); above it, in 4 lanes.
 pub const NT_PACK_MAX_K: usize = 16;
 
@@ -378,6 +425,7 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
 }
 
 /// Naive reference: the textbook triple loop, one thread.
+#[cfg(feature = "reference")]
 pub unsafe fn gemm_naive(g: &Gemm) {
     for i in 0..g.m {
         for j in 0..g.n {

@@ -3,8 +3,9 @@
 //! The TypeScript side owns all memory (an arena above `__heap_base`) and describes work as a *program*:
 //! a list of ops encoded as u32 words (see `program.rs`). One call to `wl_run` executes a whole program —
 //! a training step is one call — with the pool's threads claiming the ops' tiles in order (`pool.rs`).
-//! Each op file holds the forward and backward kernels of one op and the naive
-//! reference the tests compare them with.
+//! The encoding is declared once in `ops.json` (`ops.rs` is generated from it); each op file implements
+//! `ops::Kernel` for its ops' decoded arguments (its tiling and its kernel) and, in the test build (feature
+//! `reference`), `ops::Reference`: the naive reference the tests compare the kernel with.
 #![no_std]
 #![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
 
@@ -15,6 +16,7 @@ pub mod gemm;
 pub mod loss;
 pub mod math;
 pub mod metrics;
+pub mod ops;
 pub mod optim;
 pub mod pool;
 pub mod program;
@@ -37,6 +39,13 @@ pub fn split(units: usize, tid: usize, nt: usize) -> (usize, usize) {
     let start = tid * base + tid.min(rem);
     let len = base + if tid < rem { 1 } else { 0 };
     (start, start + len)
+}
+
+/// Tiles for `work` units of work at about `unit` per tile, between 1 and `max`. Tiles of a few µs keep
+/// both threads busy on the small ops of a batch-32 step; more would cost more in claims than they gain.
+#[inline]
+pub fn tiles_for(work: usize, unit: usize, max: usize) -> u32 {
+    (work / unit).clamp(1, max.max(1)) as u32
 }
 
 /// `split` over `n` elements in blocks of 16, so every thread's range starts on a 64-byte boundary of

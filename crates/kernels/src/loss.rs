@@ -5,28 +5,23 @@
 //! FUSED: `pred` holds softmax (or sigmoid) outputs and the gradient is taken with respect to the
 //! logits: (p − y)·scale for cross-entropy, the form Keras uses when a softmax feeds a cross-entropy.
 use crate::math::{exp, ln, sigmoid};
+use crate::ops::loss_flag::{FROM_LOGITS, FUSED};
+use crate::ops::loss_kind::{
+    BINARY_CROSSENTROPY as BCE, CATEGORICAL_CROSSENTROPY as CCE, MEAN_SQUARED_ERROR as MSE, SPARSE_CATEGORICAL_CROSSENTROPY as SPARSE_CCE,
+};
+use crate::ops::{Kernel, LossArgs as Loss};
 use crate::split;
 
-pub const SPARSE_CCE: u32 = 0;
-pub const CCE: u32 = 1;
-pub const MSE: u32 = 2;
-pub const BCE: u32 = 3;
-
-pub const FROM_LOGITS: u32 = 1;
-pub const FUSED: u32 = 2;
-
-#[derive(Clone, Copy)]
-pub struct Loss {
-    pub kind: u32,
-    pub rows: usize,
-    pub cols: usize,
-    pub pred: *const f32,
-    pub labels: *const u8, // i32 for SPARSE_CCE, f32 [rows, cols] otherwise
-    pub out: *mut f32,     // per-row loss
-    pub grad: *mut f32,    // null: no gradient
-    pub scale: f32,
-    pub flags: u32,
-    pub eps: f32,
+impl Kernel for Loss {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        let (r0, r1) = split(self.rows, tid, nt);
+        for r in r0..r1 {
+            row(self, r);
+        }
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
+    }
 }
 
 #[inline(always)]
@@ -40,6 +35,8 @@ fn clip(v: f32, lo: f32, hi: f32) -> (f32, bool) {
     }
 }
 
+/// # Safety
+/// `z` addresses `cols` floats.
 unsafe fn lse(z: *const f32, cols: usize) -> f32 {
     let mut mx = f32::NEG_INFINITY;
     for j in 0..cols {
@@ -55,6 +52,10 @@ unsafe fn lse(z: *const f32, cols: usize) -> f32 {
     mx + ln(s)
 }
 
+/// # Safety
+/// `r < l.rows` and `l`'s pointers address the extents `LossArgs` declares (labels: `rows` i32 for the
+/// sparse loss, else `rows×cols` floats; `grad` null or `rows×cols`); row `r` of `out` and `grad` is this
+/// thread's.
 unsafe fn row(l: &Loss, r: usize) {
     let c = l.cols;
     let p = l.pred.add(r * c);
@@ -190,11 +191,4 @@ unsafe fn row(l: &Loss, r: usize) {
         _ => f32::NAN,
     };
     *l.out.add(r) = loss;
-}
-
-pub unsafe fn run(l: &Loss, tid: usize, nt: usize) {
-    let (r0, r1) = split(l.rows, tid, nt);
-    for r in r0..r1 {
-        row(l, r);
-    }
 }

@@ -1,11 +1,20 @@
 //! Accuracy per row, computed where the predictions already are. Ties in argmax go to the first index,
 //! as tf.argmax does.
+use crate::ops::acc_kind::{CATEGORICAL, SPARSE};
+use crate::ops::{AccuracyArgs, Kernel};
 use crate::split;
 
-pub const SPARSE: u32 = 0;
-pub const CATEGORICAL: u32 = 1;
-pub const BINARY: u32 = 2;
+impl Kernel for AccuracyArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        accuracy(self.kind, self.rows, self.cols, self.pred, self.labels, self.out, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.rows * self.cols, 2048, self.rows)
+    }
+}
 
+/// # Safety
+/// `p` addresses `n ≥ 1` floats.
 unsafe fn argmax(p: *const f32, n: usize) -> usize {
     let mut best = 0;
     let mut bv = *p;
@@ -18,6 +27,9 @@ unsafe fn argmax(p: *const f32, n: usize) -> usize {
     best
 }
 
+/// # Safety
+/// `pred` addresses `rows×cols` floats, `labels` `rows` i32 (sparse) or `rows×cols` floats, `out` `rows`
+/// floats; every thread passes the same arguments, so each writes its own rows.
 pub unsafe fn accuracy(kind: u32, rows: usize, cols: usize, pred: *const f32, labels: *const u8, out: *mut f32, tid: usize, nt: usize) {
     let (r0, r1) = split(rows, tid, nt);
     for r in r0..r1 {

@@ -4,9 +4,79 @@
 //!            (tf.train.adam instead adds ε to √v̂ = √(v/(1−β2ᵗ)); the two agree when ε ≪ √v.)
 //!   SGD:     u ← μ·u − lr·g;  p ← p + u  (Nesterov: p ← p + μ·u − lr·g); without momentum p ← p − lr·g.
 //!   RMSprop: s ← ρ·s + (1−ρ)·g²;  p ← p − lr·g/(√s + ε)  (tf.train.rmsprop puts ε under the root).
+use crate::ops::{AdamArgs, Kernel, RmspropArgs as RmsProp, SgdArgs as Sgd};
 use crate::{for_lanes, ld, split_elems, st};
 use core::arch::wasm32::*;
 
+impl AdamArgs {
+    #[inline(always)]
+    fn adam(&self) -> Adam {
+        Adam { n: self.n, p: self.p, g: self.g, m: self.m, v: self.v, h: AdamHyper { b1: self.beta1, b2: self.beta2, eps: self.epsilon, alpha: self.alpha } }
+    }
+}
+
+impl Kernel for AdamArgs {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        adam(&self.adam(), tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
+
+impl Kernel for Sgd {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        sgd(self, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
+
+impl Kernel for RmsProp {
+    unsafe fn run(&self, tid: usize, nt: usize) {
+        rmsprop(self, tid, nt)
+    }
+    fn tiles(&self) -> u32 {
+        crate::tiles_for(self.n, 4096, 64)
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for AdamArgs {
+    unsafe fn reference(&self) {
+        adam_naive(&self.adam())
+    }
+}
+
+/// Element by element, in the textbook form of the rule above.
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for Sgd {
+    unsafe fn reference(&self) {
+        for i in 0..self.n {
+            let g = *self.g.add(i);
+            if self.u.is_null() {
+                *self.p.add(i) -= self.lr * g;
+                continue;
+            }
+            let u = self.momentum * *self.u.add(i) - self.lr * g;
+            *self.u.add(i) = u;
+            *self.p.add(i) += if self.nesterov { self.momentum * u - self.lr * g } else { u };
+        }
+    }
+}
+
+#[cfg(feature = "reference")]
+impl crate::ops::Reference for RmsProp {
+    unsafe fn reference(&self) {
+        for i in 0..self.n {
+            let g = *self.g.add(i);
+            let s = self.rho * *self.s.add(i) + (1.0 - self.rho) * (g * g);
+            *self.s.add(i) = s;
+            *self.p.add(i) -= (self.lr * g) / (crate::math::sqrt(s) + self.epsilon);
+        }
+    }
+}
 
 /// Adam's constants for one step.
 #[derive(Clone, Copy)]
@@ -34,6 +104,9 @@ fn ftz1(x: f32) -> f32 {
 
 /// One Adam update of 4 parameters at p/m/v with gradient g. Shared by the Adam op and the GEMM that
 /// computes a weight gradient and applies the update in its epilogue; `adam1` does what one lane does.
+///
+/// # Safety
+/// `p`, `m` and `v` each start 4 writable floats.
 #[inline(always)]
 pub unsafe fn adam4(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: v128) {
     let mn = ftz4(f32x4_add(f32x4_mul(f32x4_splat(h.b1), ld(m, 0)), f32x4_mul(f32x4_splat(1.0 - h.b1), g)));
@@ -44,6 +117,8 @@ pub unsafe fn adam4(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: v12
     st(p, 0, f32x4_sub(ld(p, 0), upd));
 }
 
+/// # Safety
+/// `p`, `m` and `v` are writable floats.
 #[inline(always)]
 pub unsafe fn adam1(h: &AdamHyper, p: *mut f32, m: *mut f32, v: *mut f32, g: f32) {
     let mn = ftz1(h.b1 * *m + (1.0 - h.b1) * g);
@@ -63,6 +138,9 @@ pub struct Adam {
     pub h: AdamHyper,
 }
 
+/// # Safety
+/// `o.p`, `o.g`, `o.m` and `o.v` address `o.n` floats, `g` overlapping none of the others; every thread
+/// passes the same `o`, so the ranges `split_elems` gives them are disjoint.
 pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
     for_lanes(
@@ -73,6 +151,9 @@ pub unsafe fn adam(o: &Adam, tid: usize, nt: usize) {
     );
 }
 
+/// # Safety
+/// As `adam`, on one thread.
+#[cfg(feature = "reference")]
 pub unsafe fn adam_naive(o: &Adam) {
     let h = &o.h;
     for i in 0..o.n {
@@ -85,17 +166,9 @@ pub unsafe fn adam_naive(o: &Adam) {
     }
 }
 
-#[derive(Clone, Copy)]
-pub struct Sgd {
-    pub n: usize,
-    pub p: *mut f32,
-    pub g: *const f32,
-    pub u: *mut f32, // null when momentum is 0
-    pub lr: f32,
-    pub momentum: f32,
-    pub nesterov: bool,
-}
-
+/// # Safety
+/// `o.p`, `o.g` and `o.u` (or null) address `o.n` floats, `g` overlapping neither; every thread passes
+/// the same `o`.
 pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
     let (vlr, vmu) = (f32x4_splat(o.lr), f32x4_splat(o.momentum));
@@ -124,20 +197,11 @@ pub unsafe fn sgd(o: &Sgd, tid: usize, nt: usize) {
     );
 }
 
-#[derive(Clone, Copy)]
-pub struct RmsProp {
-    pub n: usize,
-    pub p: *mut f32,
-    pub g: *const f32,
-    pub s: *mut f32,
-    pub lr: f32,
-    pub rho: f32,
-    pub eps: f32,
-}
-
+/// # Safety
+/// `o.p`, `o.g` and `o.s` address `o.n` floats, `g` overlapping neither; every thread passes the same `o`.
 pub unsafe fn rmsprop(o: &RmsProp, tid: usize, nt: usize) {
     let (s, e) = split_elems(o.n, tid, nt);
-    let (vr, vc, vlr, veps) = (f32x4_splat(o.rho), f32x4_splat(1.0 - o.rho), f32x4_splat(o.lr), f32x4_splat(o.eps));
+    let (vr, vc, vlr, veps) = (f32x4_splat(o.rho), f32x4_splat(1.0 - o.rho), f32x4_splat(o.lr), f32x4_splat(o.epsilon));
     for_lanes(
         s,
         e,
@@ -152,7 +216,7 @@ pub unsafe fn rmsprop(o: &RmsProp, tid: usize, nt: usize) {
             let g = *o.g.add(i);
             let sv = o.rho * *o.s.add(i) + (1.0 - o.rho) * (g * g);
             *o.s.add(i) = sv;
-            *o.p.add(i) -= (o.lr * g) / (crate::math::sqrt(sv) + o.eps);
+            *o.p.add(i) -= (o.lr * g) / (crate::math::sqrt(sv) + o.epsilon);
         },
     );
 }

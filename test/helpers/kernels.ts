@@ -1,10 +1,35 @@
 /**
- * Host-array wrappers around single kernels: copy inputs into wasm memory, run one op, copy results out.
- * This is what `ops` and the test suites (reference comparisons, gradient checks, tfjs parity) call;
- * training does not come through here (its programs keep everything in wasm memory).
+ * Test harness: host-array wrappers around single kernels — copy inputs into wasm memory, run one op, copy
+ * results out — for the reference comparisons, gradient checks and tfjs parity tests. Training does not
+ * come through here (its programs keep everything in wasm memory).
+ *
+ * `reference: true` runs the op's naive reference. References are compiled only into the test build of the
+ * kernels (wasm/reference/, cargo feature `reference`), which runs here as a second, single-threaded
+ * backend beside the one under test: references run on one thread anyway, and scalar code gives the same
+ * bits in every build (only the GEMMs of the relaxed-SIMD build fuse multiply-adds).
  */
-import { backend, type Backend } from './backend.js';
-import { Act, AccKind, DType, Layout, LossFlag, LossKind, Op, REF, runOp, type Word } from './program.js';
+import { readFileSync } from 'node:fs';
+
+import { Backend, backend } from '../../src/backend/backend.js';
+import { Act, AccKind, DType, Layout, LossFlag, LossKind, ops, reference, runOp, type OpCall } from '../../src/backend/program.js';
+import { adamAlpha } from '../../src/optimizers.js';
+
+let refBackend: Backend | null = null;
+
+/** The backend of the test build, with the naive references (created on first use). */
+export function referenceBackend(): Backend {
+  if (!refBackend || refBackend.isDisposed || refBackend.isBroken) {
+    const url = new URL('../../wasm/reference/wasm-layers-simd-reference.wasm', import.meta.url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = readFileSync(url);
+    } catch (e) {
+      throw new Error(`test build of the kernels missing (${(e as Error).message}): run \`npm run build:wasm\``);
+    }
+    refBackend = Backend.create(new WebAssembly.Module(bytes), 'simd', { threads: 1, auto: false, maxMemoryMB: 1024 });
+  }
+  return refBackend;
+}
 
 type F32 = Float32Array;
 
@@ -35,8 +60,8 @@ class Scratch {
   }
 }
 
-function scoped<T>(fn: (s: Scratch, b: Backend) => T): T {
-  const b = backend();
+function scoped<T>(fn: (s: Scratch, b: Backend) => T, ref = false): T {
+  const b = ref ? referenceBackend() : backend();
   const s = new Scratch(b);
   try {
     return fn(s, b);
@@ -45,7 +70,8 @@ function scoped<T>(fn: (s: Scratch, b: Backend) => T): T {
   }
 }
 
-const op = (code: number, reference?: boolean) => code | (reference ? REF : 0);
+/** Runs `call` on `b`, as its naive reference when asked. */
+const run = (call: OpCall, b: Backend, ref = false) => runOp(ref ? reference(call) : call, b);
 
 export type LayoutName = keyof typeof Layout;
 export type ActName = keyof typeof Act;
@@ -73,18 +99,18 @@ export function gemm(g: GemmArgs): F32 {
     const bias = g.bias ? s.put(g.bias) : 0;
     const lda = g.layout === 'TN' ? m : k;
     const ldb = g.layout === 'NT' ? k : n;
-    runOp(op(Op.GEMM, g.reference), [Layout[g.layout], m, n, k, a, lda, bb, ldb, c, n, bias, Act[g.act ?? 'linear']], b);
+    run(ops.gemm({ layout: Layout[g.layout], m, n, k, a, lda, b: bb, ldb, c, ldc: n, bias, act: Act[g.act ?? 'linear'] }), b, g.reference);
     return s.get(c, m * n);
-  });
+  }, g.reference);
 }
 
 export function activation(kind: ActName, x: ArrayLike<number>, reference = false): F32 {
   return scoped((s, b) => {
     const px = s.put(x);
     const py = s.out(x.length);
-    runOp(op(Op.ACT_FWD, reference), [Act[kind], x.length, px, py], b);
+    run(ops.actFwd({ kind: Act[kind], n: x.length, x: px, y: py }), b, reference);
     return s.get(py, x.length);
-  });
+  }, reference);
 }
 
 /** dx = dy · f'(y), from the activation's output y. */
@@ -93,24 +119,24 @@ export function activationGrad(kind: ActName, y: ArrayLike<number>, dy: ArrayLik
     const py = s.put(y);
     const pdy = s.put(dy);
     const pdx = s.out(y.length);
-    runOp(op(Op.ACT_BWD, reference), [Act[kind], y.length, py, pdy, pdx], b);
+    run(ops.actBwd({ kind: Act[kind], n: y.length, y: py, dy: pdy, dx: pdx }), b, reference);
     return s.get(pdx, y.length);
-  });
+  }, reference);
 }
 
 export function softmax(x: ArrayLike<number>, rows: number, cols: number, reference = false): F32 {
   return scoped((s, b) => {
     const px = s.put(x);
     const py = s.out(rows * cols);
-    runOp(op(Op.SOFTMAX_FWD, reference), [rows, cols, px, py], b);
+    run(ops.softmaxFwd({ rows, cols, x: px, y: py }), b, reference);
     return s.get(py, rows * cols);
-  });
+  }, reference);
 }
 
 export function softmaxGrad(y: ArrayLike<number>, dy: ArrayLike<number>, rows: number, cols: number): F32 {
   return scoped((s, b) => {
     const [py, pdy, pdx] = [s.put(y), s.put(dy), s.out(rows * cols)];
-    runOp(Op.SOFTMAX_BWD, [rows, cols, py, pdy, pdx], b);
+    run(ops.softmaxBwd({ rows, cols, y: py, dy: pdy, dx: pdx }), b);
     return s.get(pdx, rows * cols);
   });
 }
@@ -118,17 +144,17 @@ export function softmaxGrad(y: ArrayLike<number>, dy: ArrayLike<number>, rows: n
 export function dropout(x: ArrayLike<number>, rate: number, seed: number, salt: number, step: number, reference = false): { y: F32; mask: F32 } {
   return scoped((s, b) => {
     const [px, py, pm] = [s.put(x), s.out(x.length), s.out(x.length)];
-    runOp(op(Op.DROPOUT_FWD, reference), [x.length, px, py, pm, { f: rate }, seed, salt, step], b);
+    run(ops.dropoutFwd({ n: x.length, x: px, y: py, mask: pm, rate, seed, salt, step }), b, reference);
     return { y: s.get(py, x.length), mask: s.get(pm, x.length) };
-  });
+  }, reference);
 }
 
-export function mul(x: ArrayLike<number>, m: ArrayLike<number>): F32 {
+export function mul(x: ArrayLike<number>, m: ArrayLike<number>, reference = false): F32 {
   return scoped((s, b) => {
     const [px, pm, py] = [s.put(x), s.put(m), s.out(x.length)];
-    runOp(Op.MUL, [x.length, px, pm, py], b);
+    run(ops.mul({ n: x.length, x: px, m: pm, y: py }), b, reference);
     return s.get(py, x.length);
-  });
+  }, reference);
 }
 
 export type LossName = keyof typeof LossKind;
@@ -157,7 +183,8 @@ export function loss(l: LossArgs): { rows: F32; grad: F32 } {
     const pout = s.out(l.rows);
     const pg = s.out(l.rows * l.cols);
     const flags = (l.fromLogits ? LossFlag.FROM_LOGITS : 0) | (l.fused ? LossFlag.FUSED : 0);
-    runOp(Op.LOSS, [LossKind[l.kind], l.rows, l.cols, pp, pl, pout, pg, { f: l.scale ?? 1 / l.rows }, flags, { f: l.eps ?? 1e-7 }], b);
+    const { rows, cols } = l;
+    run(ops.loss({ kind: LossKind[l.kind], rows, cols, pred: pp, labels: pl, out: pout, grad: pg, scale: l.scale ?? 1 / rows, flags, eps: l.eps ?? 1e-7 }), b);
     return { rows: s.get(pout, l.rows), grad: s.get(pg, l.rows * l.cols) };
   });
 }
@@ -167,7 +194,7 @@ export function accuracy(kind: keyof typeof AccKind, pred: ArrayLike<number>, la
     const pp = s.put(pred);
     const pl = s.put(labels, kind === 'sparse' ? 'i32' : 'f32');
     const out = s.out(rows);
-    runOp(Op.ACCURACY, [AccKind[kind], rows, cols, pp, pl, out], b);
+    run(ops.accuracy({ kind: AccKind[kind], rows, cols, pred: pp, labels: pl, out }), b);
     return s.get(out, rows);
   });
 }
@@ -175,15 +202,15 @@ export function accuracy(kind: keyof typeof AccKind, pred: ArrayLike<number>, la
 export function colsum(x: ArrayLike<number>, rows: number, cols: number, reference = false): F32 {
   return scoped((s, b) => {
     const [px, po] = [s.put(x), s.out(cols)];
-    runOp(op(Op.COLSUM, reference), [rows, cols, px, po], b);
+    run(ops.colsum({ rows, cols, x: px, out: po }), b, reference);
     return s.get(po, cols);
-  });
+  }, reference);
 }
 
 export function countNonFinite(x: ArrayLike<number>): number {
   return scoped((s, b) => {
     const [px, po] = [s.put(x), s.out(1)];
-    runOp(Op.COUNT_NONFINITE, [x.length, px, po], b);
+    run(ops.countNonFinite({ n: x.length, x: px, out: po }), b);
     return new Uint32Array(b.memory.buffer, po, 1)[0];
   });
 }
@@ -197,8 +224,8 @@ export function gather(src: Uint8Array | Float32Array, rowLen: number, idx: Arra
       new Uint8Array(b.memory.buffer, psrc, src.byteLength).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
       const pidx = s.put(idx, 'i32');
       const pdst = s.out(n);
-      const kind = src instanceof Uint8Array ? DType.u8 : DType.f32;
-      runOp(Op.GATHER, [kind, toInt ? DType.i32 : DType.f32, idx.length, rowLen, pidx, psrc, pdst, { f: divisor }, 0], b);
+      const srcKind = src instanceof Uint8Array ? DType.u8 : DType.f32;
+      run(ops.gather({ srcKind, dstKind: toInt ? DType.i32 : DType.f32, rows: idx.length, rowLen, idx: pidx, src: psrc, dst: pdst, div: divisor }), b);
       return toInt ? new Int32Array(b.memory.buffer, pdst, n).slice() : s.get(pdst, n);
     } finally {
       b.arena.release(psrc);
@@ -218,33 +245,52 @@ export function adamStep(st: AdamState, g: ArrayLike<number>, h: { lr: number; b
     const n = g.length;
     const [pp, pg, pm, pv] = [s.put(st.p), s.put(g), s.put(st.m), s.put(st.v)];
     const alpha = adamAlpha(h.lr, h.beta1, h.beta2, h.t);
-    runOp(op(Op.ADAM, reference), [n, pp, pg, pm, pv, { f: h.beta1 }, { f: h.beta2 }, { f: h.epsilon }, { f: alpha }], b);
+    run(ops.adam({ n, p: pp, g: pg, m: pm, v: pv, beta1: h.beta1, beta2: h.beta2, epsilon: h.epsilon, alpha }), b, reference);
     return { p: s.get(pp, n), m: s.get(pm, n), v: s.get(pv, n) };
-  });
+  }, reference);
 }
 
-/** αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ) with β rounded to float32 first, as the kernel (and Keras) hold them. */
-export function adamAlpha(lr: number, beta1: number, beta2: number, t: number): number {
-  return (lr * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
+export { adamAlpha };
+
+/**
+ * The fused weight-gradient GEMM + Adam (GEMM_ADAM) on copies: W [nin, nout] ← Adam(W, Xᵀ·dY) with
+ * X [batch, nin], dY [batch, nout]; h.alpha is αₜ.
+ */
+export function gemmAdamStep(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  st: AdamState,
+  batch: number,
+  nin: number,
+  nout: number,
+  h: { beta1: number; beta2: number; epsilon: number; alpha: number },
+  reference = false,
+): AdamState {
+  return scoped((s, b) => {
+    const [px, pdy, pp, pm, pv] = [s.put(x), s.put(dy), s.put(st.p), s.put(st.m), s.put(st.v)];
+    const n = nin * nout;
+    const { beta1, beta2, epsilon, alpha } = h;
+    const gemm = { layout: Layout.TN, m: nin, n: nout, k: batch, a: px, lda: nin, b: pdy, ldb: nout, c: pp, ldc: nout };
+    run(ops.gemmAdam({ ...gemm, adamM: pm, adamV: pv, beta1, beta2, epsilon, alpha }), b, reference);
+    return { p: s.get(pp, n), m: s.get(pm, n), v: s.get(pv, n) };
+  }, reference);
 }
 
-export function sgdStep(p: F32, g: ArrayLike<number>, u: F32 | null, h: { lr: number; momentum: number; nesterov: boolean }): { p: F32; u: F32 | null } {
+export function sgdStep(p: F32, g: ArrayLike<number>, u: F32 | null, h: { lr: number; momentum: number; nesterov: boolean }, reference = false): { p: F32; u: F32 | null } {
   return scoped((s, b) => {
     const n = g.length;
     const [pp, pg] = [s.put(p), s.put(g)];
     const pu = u ? s.put(u) : 0;
-    runOp(Op.SGD, [n, pp, pg, pu, { f: h.lr }, { f: h.momentum }, h.nesterov ? 1 : 0], b);
+    run(ops.sgd({ n, p: pp, g: pg, u: pu, lr: h.lr, momentum: h.momentum, nesterov: h.nesterov }), b, reference);
     return { p: s.get(pp, n), u: u ? s.get(pu, n) : null };
-  });
+  }, reference);
 }
 
-export function rmspropStep(p: F32, g: ArrayLike<number>, ms: F32, h: { lr: number; rho: number; epsilon: number }): { p: F32; ms: F32 } {
+export function rmspropStep(p: F32, g: ArrayLike<number>, ms: F32, h: { lr: number; rho: number; epsilon: number }, reference = false): { p: F32; ms: F32 } {
   return scoped((s, b) => {
     const n = g.length;
     const [pp, pg, pm] = [s.put(p), s.put(g), s.put(ms)];
-    runOp(Op.RMSPROP, [n, pp, pg, pm, { f: h.lr }, { f: h.rho }, { f: h.epsilon }], b);
+    run(ops.rmsprop({ n, p: pp, g: pg, s: pm, lr: h.lr, rho: h.rho, epsilon: h.epsilon }), b, reference);
     return { p: s.get(pp, n), ms: s.get(pm, n) };
-  });
+  }, reference);
 }
-
-export type { Word };

@@ -1,0 +1,53 @@
+"""Lists what real TensorBoard (its Python EventMultiplexer / EventAccumulator) reads from a log dir:
+run -> plugin -> tag -> number of points, and per scalar/histogram tag a SHA-256 of the values TensorBoard
+serves (float64 little-endian: for each point step, wall_time, then the tensor's values row-major; legacy
+simple_value / HistogramProto values as TensorBoard's data_compat converts them). The reader tests compare
+ours with the committed output (test/fixtures/tensorboard/reference-tags.json), so they need no Python; the
+file holds no data, only counts and digests.
+
+    python scripts/tensorboard-reference-tags.py ../shared/reference/tensorboard-events > test/fixtures/tensorboard/reference-tags.json
+
+Needs the `tensorboard` package (pip install --no-index --find-links /opt/pypi/files ... tensorboard==2.21.0).
+"""
+
+import hashlib
+import json
+import sys
+
+import numpy as np
+from tensorboard.util import tensor_util
+
+from tensorboard.backend.event_processing import plugin_event_multiplexer as pem
+
+PLUGINS = ("scalars", "histograms", "graph_keras_model", "text")
+
+
+def main(logdir):
+    # size_guidance 0: keep every point (TensorBoard's default samples scalars down to 1000).
+    mux = pem.EventMultiplexer(tensor_size_guidance={p: 0 for p in PLUGINS})
+    mux.AddRunsFromDirectory(logdir)
+    mux.Reload()
+    out = {}
+    for run in sorted(mux.Runs()):
+        acc = mux.GetAccumulator(run)
+        entry = {}
+        for plugin in PLUGINS:
+            tags = sorted(acc.PluginTagToContent(plugin).keys()) if plugin in acc.ActivePlugins() else []
+            if tags:
+                entry[plugin] = {tag: len(acc.Tensors(tag)) for tag in tags}
+        digests = {}
+        for plugin in ("scalars", "histograms"):
+            for tag in entry.get(plugin, {}):
+                h = hashlib.sha256()
+                for e in acc.Tensors(tag):
+                    values = tensor_util.make_ndarray(e.tensor_proto).astype("<f8").ravel()
+                    h.update(np.array([e.step, e.wall_time], dtype="<f8").tobytes() + values.tobytes())
+                digests[tag] = h.hexdigest()
+        entry["sha256"] = digests
+        out[run] = entry
+    json.dump({"tensorboard": __import__("tensorboard").__version__, "runs": out}, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
