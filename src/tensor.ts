@@ -16,13 +16,22 @@ const BYTES: Record<StorageType, number> = { float32: 4, int32: 4, uint8: 1 };
 class Storage {
   refs = 1;
   private cache: { buf: ArrayBufferLike; view: TypedArray } | null = null;
+  /** The arena's serial number of our block: it differs once the block was given back (see Arena.scope). */
+  private readonly serial: number;
 
   constructor(
     readonly b: Backend,
     readonly ptr: number,
     readonly length: number,
     readonly dtype: StorageType,
-  ) {}
+  ) {
+    this.serial = b.arena.serialOf(ptr);
+  }
+
+  /** The block was given back by a failed operation (out of memory half-way), not by us. */
+  get reclaimed(): boolean {
+    return !this.b.isDisposed && !this.b.arena.isLive(this.ptr, this.serial);
+  }
 
   /** A view over the wasm memory, re-created when memory has grown (growth detaches old views). */
   view(): TypedArray {
@@ -35,7 +44,7 @@ class Storage {
   }
 
   release(): void {
-    if (--this.refs === 0 && !this.b.isDisposed) this.b.arena.release(this.ptr);
+    if (--this.refs === 0 && !this.b.isDisposed && !this.reclaimed) this.b.arena.release(this.ptr);
   }
 }
 
@@ -63,7 +72,7 @@ export class Tensor {
   }
 
   get isDisposed(): boolean {
-    return this.disposedFlag || this.storage.b.isDisposed;
+    return this.disposedFlag || this.storage.b.isDisposed || this.storage.reclaimed;
   }
 
   /** @internal Storage dtype (uint8 for a lazily scaled image tensor whose dtype is float32). */
@@ -91,6 +100,7 @@ export class Tensor {
   private assertAlive(): void {
     if (this.disposedFlag) throw new Error(`wasm-layers: tensor ${this.id} (shape [${this.shape}]) was used after dispose()`);
     if (this.storage.b.isDisposed) throw new Error('wasm-layers: tensor belongs to a disposed backend');
+    if (this.storage.reclaimed) throw new Error(`wasm-layers: tensor ${this.id} (shape [${this.shape}]) was freed when the operation that made it failed`);
   }
 
   /** A copy of the values, as `dtype`. */
@@ -172,6 +182,7 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 function inferShape(shape: readonly number[], size: number): number[] {
+  if (!Array.isArray(shape)) throw new Error(`wasm-layers: reshape: the shape must be an array of integers, got ${shape === null ? 'null' : typeof shape}`);
   const s = [...shape];
   const neg = s.filter((d) => d === -1).length;
   for (const d of s) if (!(Number.isInteger(d) && (d >= 0 || d === -1))) throw new Error(`wasm-layers: reshape: bad dimension ${d} in [${shape}]`);

@@ -626,11 +626,12 @@ describe('tensorBoard on a real MNIST fit', () => {
       steps.map((e) => [perEpoch * (e + 1), Math.fround(h.history.val_loss[e])]),
     );
 
+    // Keras 3's tags: the weight's path under the model.
     const weights = [
-      ['dense/kernel_0/histogram', 0, 784 * 32],
-      ['dense/bias_0/histogram', 1, 32],
-      ['dense_1/kernel_0/histogram', 2, 32 * 10],
-      ['dense_1/bias_0/histogram', 3, 10],
+      [`${model.name}/dense/kernel/histogram`, 0, 784 * 32],
+      [`${model.name}/dense/bias/histogram`, 1, 32],
+      [`${model.name}/dense_1/kernel/histogram`, 2, 32 * 10],
+      [`${model.name}/dense_1/bias/histogram`, 3, 10],
     ] as const;
     const histTags = [...new Set(tp.filter((p) => p.value.tag.endsWith('/histogram')).map((p) => p.value.tag))].sort();
     expect(histTags).toEqual(weights.map((w) => w[0]).sort());
@@ -658,7 +659,7 @@ describe('tensorBoard on a real MNIST fit', () => {
       });
     }
     // the weights moved between epochs, so the histograms differ
-    const k = byTag(tp, 'dense/kernel_0/histogram');
+    const k = byTag(tp, weights[0][0]);
     expect(k[0].value.tensor!.values).not.toEqual(k[E - 1].value.tensor!.values);
 
     for (const t of [xu, yu, xvu, yvu, x, xv]) t.dispose();

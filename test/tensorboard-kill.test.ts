@@ -65,7 +65,7 @@ describe('TensorBoard files of a killed run', () => {
       expect(loss.length).toBeGreaterThanOrEqual(finished);
       expect(loss).toEqual(loss.map((_, i) => i));
       expect(steps('epoch_accuracy')).toEqual(loss);
-      if (run === 'train') for (const w of ['dense/kernel_0', 'dense/bias_0', 'dense_1/kernel_0', 'dense_1/bias_0']) expect(steps(`${w}/histogram`).slice(0, loss.length)).toEqual(loss);
+      if (run === 'train') for (const w of ['dense/kernel', 'dense/bias', 'dense_1/kernel', 'dense_1/bias']) expect(steps(`sequential/${w}/histogram`).slice(0, loss.length)).toEqual(loss);
     }
   }, 90_000);
 });

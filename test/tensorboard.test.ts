@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { CallbackModel, FitParams, WeightView } from '../src/callbacks/base.js';
+// Registers the layer classes: the callback serialises only models of known Keras layer classes.
+import '../src/layers.js';
 import { TensorBoard, histogramTag, tensorBoard } from '../src/callbacks/tensorboard.js';
 import { crc32c, maskCrc, maskedCrc32c, unmaskCrc } from '../src/tensorboard/crc32c.js';
 import { encodeEvent } from '../src/tensorboard/proto.js';
@@ -337,10 +339,17 @@ describe('EventFileWriter (node file)', () => {
 // ---------------------------------------------------------------------------------------------------------
 
 interface FakeModel extends CallbackModel {
+  readonly name: string;
+  readonly inputShape: number[];
+  readonly optimizer?: { className: string; learningRate: number };
   bump(): void;
 }
 
-function fakeModel(layerNames = ['dense', 'dense_1']): FakeModel {
+/**
+ * A model as callbacks see it, with what the Keras config needs (class names, configs, built input shapes),
+ * named `sequential` as Keras names the first Sequential. `lr` gives it an optimizer with that learning rate.
+ */
+function fakeModel(layerNames = ['dense', 'dense_1'], lr?: number): FakeModel {
   const rnd = lcg(42);
   const shapes: number[][][] = [
     [[8, 4], [4]],
@@ -352,9 +361,21 @@ function fakeModel(layerNames = ['dense', 'dense_1']): FakeModel {
       const data = wi === 1 ? new Float32Array(size) : Float32Array.from({ length: size }, () => rnd() * 0.5);
       return { name: `${name}/${wi === 0 ? 'kernel' : 'bias'}:0`, shape, data, read: () => data.slice() };
     });
-    return { name, weightViews };
+    const [inputs, units] = shapes[li % shapes.length][0];
+    const toConfig = (o?: { batchInputShape?: unknown }) => ({
+      name,
+      trainable: true,
+      dtype: 'float32',
+      ...(o?.batchInputShape ? { batch_input_shape: o.batchInputShape } : {}),
+      units,
+      activation: 'relu',
+    });
+    return { name, className: 'Dense', inputShape: [inputs], hasBuildConfig: true, toConfig, weightViews };
   });
   return {
+    name: 'sequential',
+    inputShape: [shapes[0][0][0]],
+    ...(lr !== undefined ? { optimizer: { className: 'Adam', learningRate: lr } } : {}),
     layers,
     stopTraining: false,
     getWeightsRaw: () => layers.flatMap((l) => l.weightViews.map((w) => w.read())),
@@ -414,10 +435,10 @@ function byTag(events: DecodedEvent[]): Map<string, { step: number; value: Decod
 const scalarOf = (v: DecodedValue) => v.tensor!.values[0];
 
 describe('TensorBoard callback', () => {
-  it('writes train/ and validation/ runs with Keras tags, steps and values (files on disk)', async () => {
+  it('writes train/ and validation/ runs with Keras 3 tags, steps and values (files on disk)', async () => {
     const logDir = await tmp();
     const cb = tensorBoard(logDir, { histogramFreq: 1, updateFreq: 2 });
-    const model = fakeModel();
+    const model = fakeModel(undefined, 0.001);
     await drive(cb, model);
 
     expect(readdirSync(logDir).sort()).toEqual(['train', 'validation']);
@@ -441,13 +462,18 @@ describe('TensorBoard callback', () => {
     expect([...t.keys()].sort()).toEqual([
       'batch_accuracy',
       'batch_loss',
-      'dense/bias_0/histogram',
-      'dense/kernel_0/histogram',
-      'dense_1/bias_0/histogram',
-      'dense_1/kernel_0/histogram',
       'epoch_accuracy',
+      'epoch_learning_rate',
       'epoch_loss',
+      'keras',
+      'sequential/dense/bias/histogram',
+      'sequential/dense/kernel/histogram',
+      'sequential/dense_1/bias/histogram',
+      'sequential/dense_1/kernel/histogram',
     ]);
+    // The model config first, at step 0, for the Graphs dashboard.
+    expect(points(train.events)[0].value.tag).toBe('keras');
+    expect(t.get('epoch_learning_rate')!.map((p) => [p.step, scalarOf(p.value)])).toEqual([0, 1, 2].map((e) => [e, Math.fround(0.001)]));
     expect([...v.keys()].sort()).toEqual([
       'epoch_accuracy',
       'epoch_loss',
@@ -469,12 +495,13 @@ describe('TensorBoard callback', () => {
     expect(v.get('evaluation_loss_vs_iterations')!.map((p) => p.step)).toEqual([5, 10, 15]);
 
     const sizes: Record<string, number> = {
-      'dense/kernel_0/histogram': 32,
-      'dense/bias_0/histogram': 4,
-      'dense_1/kernel_0/histogram': 4,
-      'dense_1/bias_0/histogram': 1,
+      'sequential/dense/kernel/histogram': 32,
+      'sequential/dense/bias/histogram': 4,
+      'sequential/dense_1/kernel/histogram': 4,
+      'sequential/dense_1/bias/histogram': 1,
     };
     for (const [tag, pts] of t) {
+      if (tag === 'keras') continue;
       if (!tag.endsWith('/histogram')) {
         for (const p of pts) expect([p.value.pluginName, p.value.tensor!.dtype, p.value.tensor!.shape]).toEqual(['scalars', 1, []]);
         continue;
@@ -492,7 +519,7 @@ describe('TensorBoard callback', () => {
     }
     // Edges cover [min, max] of the weight at that epoch: check the last epoch against the model's weights now.
     const kernel = model.layers[0].weightViews[0].read();
-    const last = rows(t.get('dense/kernel_0/histogram')![2].value);
+    const last = rows(t.get('sequential/dense/kernel/histogram')![2].value);
     expect(last[0][0]).toBe(Math.min(...kernel));
     expect(last[29][1]).toBe(Math.max(...kernel));
     expect(last).toEqual(rowsOf(histogramBuckets(kernel)));
@@ -509,7 +536,7 @@ describe('TensorBoard callback', () => {
     const t = byTag(train.events);
     expect(t.get('epoch_loss')!.map((p) => p.step)).toEqual([0, 1, 2]);
     // histogramFreq 2: epochs 0 and 2 only (epoch % 2 === 0, as Keras).
-    expect(t.get('dense/kernel_0/histogram')!.map((p) => p.step)).toEqual([0, 2]);
+    expect(t.get('sequential/dense/kernel/histogram')!.map((p) => p.step)).toEqual([0, 2]);
     expect(t.has('batch_loss')).toBe(false);
     // No batch hooks: the iteration step falls back to params.steps per epoch.
     expect(byTag(val.events).get('evaluation_loss_vs_iterations')!.map((p) => p.step)).toEqual([5, 10, 15]);
@@ -523,10 +550,13 @@ describe('TensorBoard callback', () => {
     for (let e = 0; e < 3; e++) await cb.onEpochEnd(e, { loss: 1 / (e + 1) });
     // Flushed at each epoch end: the data is on disk before onTrainEnd.
     const [trainPath] = eventFilesIn(join(logDir, 'train'));
-    expect(points(readEventFile(trainPath).events).map((p) => p.value.tag)).toEqual(['epoch_loss', 'epoch_loss', 'epoch_loss']);
+    // No optimizer in this model: no epoch_learning_rate.
+    expect(points(readEventFile(trainPath).events).map((p) => p.value.tag)).toEqual(['keras', 'epoch_loss', 'epoch_loss', 'epoch_loss']);
     await cb.onTrainEnd();
     expect(readdirSync(logDir)).toEqual(['train']);
     expect(histogramTag('conv2d/kernel:0')).toBe('conv2d/kernel_0/histogram');
+    expect(histogramTag('conv2d/kernel:0', 'functional')).toBe('functional/conv2d/kernel/histogram');
+    expect(histogramTag('conv2d/kernel:0', 'functional', 'keras2')).toBe('conv2d/kernel_0/histogram');
   });
 
   it('a second fit with the same callback writes new files and leaves the first ones alone', async () => {
@@ -547,6 +577,33 @@ describe('TensorBoard callback', () => {
     expect(() => tensorBoard('x', { histogramFreq: -1 })).toThrow(RangeError);
     expect(() => tensorBoard('x', { updateFreq: 0 })).toThrow(RangeError);
     expect(tensorBoard('x', { updateFreq: 'batch' }).updateFreq).toBe(1);
+    expect(() => tensorBoard('x', { tagStyle: 'keras4' as 'keras3' })).toThrow(/tagStyle/);
+  });
+
+  it("tagStyle 'keras2': tf.keras 2 histogram names, no epoch_learning_rate, Keras 2's config dialect; writeGraph: false", async () => {
+    const cb = tensorBoard('logs', { histogramFreq: 1, writeTo: 'memory', tagStyle: 'keras2' });
+    await drive(cb, fakeModel(undefined, 0.001), 1);
+    const t = byTag(decodeEventBytes(cb.files().find((f) => f.path.includes('/train/'))!.bytes).events);
+    expect([...t.keys()].sort()).toEqual([
+      'dense/bias_0/histogram',
+      'dense/kernel_0/histogram',
+      'dense_1/bias_0/histogram',
+      'dense_1/kernel_0/histogram',
+      'epoch_accuracy',
+      'epoch_loss',
+      'keras',
+    ]);
+    // Keras 2's dialect (as tfjs-layers writes it): no module/registered_name, batch_input_shape on the first layer.
+    const config = JSON.parse(new TextDecoder().decode(t.get('keras')![0].value.tensor!.stringVal[0]));
+    expect(config.class_name).toBe('Sequential');
+    expect(config.module).toBeUndefined();
+    expect(config.config.layers.map((l: { class_name: string }) => l.class_name)).toEqual(['Dense', 'Dense']);
+    expect(config.config.layers[0].config.batch_input_shape).toEqual([null, 8]);
+
+    const plain = tensorBoard('logs', { writeTo: 'memory', writeGraph: false });
+    await drive(plain, fakeModel(), 1);
+    const tags = points(decodeEventBytes(plain.files()[0].bytes).events).map((p) => p.value.tag);
+    expect(tags).not.toContain('keras');
   });
 });
 
@@ -607,18 +664,18 @@ describe('compared with real Keras 2.13 event files (../shared)', () => {
       expect(h).toMatch(/^[^/]+\/(kernel|bias)_0\/histogram$/);
       expect(t.get(h)!.map((p) => p.step)).toEqual([...Array(20).keys()]);
     }
-    // The `keras` model-config summary (graphs dashboard) and one graph_def event, which we do not write.
+    // The `keras` model-config summary (Graphs dashboard), which we write too, and one graph_def event (a traced
+    // TF graph), which we do not.
     expect(t.get('keras')![0].value.pluginName).toBe('graph_keras_model');
     expect(t.get('keras')![0].value.tensor!.dtype).toBe(7);
     expect(train.events.filter((e) => e.hasGraphDef).length).toBe(1);
   });
 
-  it('our runs have the same plugin names, dtypes, shapes and tag patterns', async (ctx) => {
+  it("tagStyle 'keras2': our runs have the same plugin names, dtypes, shapes and tag patterns", async (ctx) => {
     ctx.skip(!hasKerasRef, SKIP_NOTE);
     const ref = { train: runSignatures(refRun('train').events), validation: runSignatures(refRun('validation').events) };
-    ref.train.delete('keras'); // graph_keras_model: left out on purpose
 
-    const cb = tensorBoard('logs', { histogramFreq: 1, writeTo: 'memory' });
+    const cb = tensorBoard('logs', { histogramFreq: 1, writeTo: 'memory', tagStyle: 'keras2' });
     await drive(cb, fakeModel(['L1_16_Dense_RELU', 'L3_1_Dense_SIG']), 3);
     const ours = Object.fromEntries(
       cb.files().map((f) => [basename(dirname(f.path)), runSignatures(decodeEventBytes(f.bytes).events)]),
@@ -626,7 +683,8 @@ describe('compared with real Keras 2.13 event files (../shared)', () => {
     expect(Object.keys(ours).sort()).toEqual(['train', 'validation']);
     expect(ours.validation).toEqual(ref.validation);
     expect(ours.train).toEqual(ref.train);
-    expect([...ref.train.keys()].sort()).toEqual(['<layer>/<weight>_0/histogram', 'epoch_accuracy', 'epoch_loss']);
+    expect([...ref.train.keys()].sort()).toEqual(['<layer>/<weight>_0/histogram', 'epoch_accuracy', 'epoch_loss', 'keras']);
+    expect(ref.train.get('keras')).toEqual([{ plugin: 'graph_keras_model', dtype: 7, shape: '[]' }]);
     expect(ref.train.get('epoch_loss')).toEqual([{ plugin: 'scalars', dtype: 1, shape: '[]' }]);
     expect(ref.train.get('<layer>/<weight>_0/histogram')).toEqual([{ plugin: 'histograms', dtype: 2, shape: '[30,3]' }]);
 
@@ -693,5 +751,99 @@ describe('compared with real Keras 2.13 event files (../shared)', () => {
       }
     }
     expect(singles).toBe(20);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+const keras3Ref = join(sharedDir, 'reference/tensorboard-events/keras3.15-tf2.21-seed-mnist');
+const hasKeras3Ref = existsSync(keras3Ref);
+const SKIP_NOTE_3 = `Keras 3.15 reference event files not found at ${keras3Ref} (../shared is absent): skipped`;
+
+describe('compared with real Keras 3.15 event files (../shared)', () => {
+  const refEvents = (run: 'train' | 'validation') => {
+    const files = eventFilesIn(join(keras3Ref, run));
+    expect(files.length).toBe(1);
+    const f = readEventFile(files[0]);
+    expect(f.stop).toBeNull();
+    return f.events;
+  };
+  /** tag → distinct (plugin, dtype, shape) and the steps, per run. */
+  const layout = (events: DecodedEvent[]) => {
+    const m = new Map<string, { sigs: Signature[]; steps: number[]; content?: string }>();
+    for (const p of points(events)) {
+      const e = m.get(p.value.tag) ?? { sigs: [], steps: [] };
+      const sig = signature(p.value);
+      if (!e.sigs.some((x) => JSON.stringify(x) === JSON.stringify(sig))) e.sigs.push(sig);
+      e.steps.push(p.step);
+      if (p.value.pluginContent) e.content = new TextDecoder().decode(p.value.pluginContent);
+      m.set(p.value.tag, e);
+    }
+    return m;
+  };
+
+  it('same tags, plugins, dtypes, shapes and epoch steps as Keras 3.15 on the seed model, tag by tag', async (ctx) => {
+    ctx.skip(!hasKeras3Ref, SKIP_NOTE_3);
+    const cb = tensorBoard('logs', { histogramFreq: 1, writeTo: 'memory' });
+    const params = { ...PARAMS, epochs: 5, steps: 1875 };
+    const model = fakeModel(['dense', 'dense_1'], 0.001);
+    cb.setModel(model);
+    cb.setParams(params);
+    await cb.onTrainBegin();
+    for (let e = 0; e < 5; e++) await cb.onEpochEnd(e, epochLogs(e));
+    await cb.onTrainEnd();
+    for (const run of ['train', 'validation'] as const) {
+      const ref = layout(refEvents(run));
+      const ours = layout(decodeEventBytes(cb.files().find((f) => f.path.includes(`/${run}/`))!.bytes).events);
+      expect([...ours.keys()].sort(), run).toEqual([...ref.keys()].sort());
+      for (const [tag, r] of ref) expect(ours.get(tag), `${run} ${tag}`).toEqual(r);
+    }
+    expect([...layout(refEvents('train')).keys()].sort()).toEqual([
+      'epoch_accuracy',
+      'epoch_learning_rate',
+      'epoch_loss',
+      'keras',
+      'sequential/dense/bias/histogram',
+      'sequential/dense/kernel/histogram',
+      'sequential/dense_1/bias/histogram',
+      'sequential/dense_1/kernel/histogram',
+    ]);
+  });
+
+  it('the `keras` tag holds the model config Keras 3.15 writes for the seed model', async (ctx) => {
+    ctx.skip(!hasKeras3Ref, SKIP_NOTE_3);
+    const wl = await import('../src/index.js');
+    await wl.init({ threads: 1 });
+    wl.clearSession();
+    const model = wl.sequential([
+      wl.layers.flatten({ inputShape: [28, 28] }),
+      wl.layers.dense({ units: 512, activation: 'relu' }),
+      wl.layers.dropout({ rate: 0.2 }),
+      wl.layers.dense({ units: 10, activation: 'softmax' }),
+    ]);
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const x = wl.tensor(new Float32Array(8 * 784).fill(0.5), [8, 28, 28]);
+    const y = wl.tensor(Int32Array.from({ length: 8 }, (_, i) => i), [8]);
+    const cb = tensorBoard('logs', { writeTo: 'memory' });
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [cb] });
+    const keras = (events: DecodedEvent[]) => {
+      const v = points(events).find((p) => p.value.tag === 'keras')!;
+      expect(v.step).toBe(0);
+      return JSON.parse(new TextDecoder().decode(v.value.tensor!.stringVal[0]));
+    };
+    const ours = keras(decodeEventBytes(cb.files()[0].bytes).events);
+    const ref = keras(refEvents('train'));
+    // Options of the newest Keras 3 releases that src/model/topology.ts leaves out (so that older Keras 3
+    // versions load our configs); everything else, compile_config included, is as Keras 3.15 writes it.
+    const dropped = new Set(['quantization_config', 'input_axes', 'output_axes', 'optional']);
+    const comparable = (x: unknown): unknown =>
+      Array.isArray(x)
+        ? x.map(comparable)
+        : x && typeof x === 'object'
+          ? Object.fromEntries(Object.entries(x).filter(([k]) => !dropped.has(k)).map(([k, v]) => [k, comparable(v)]))
+          : x;
+    expect(ours.compile_config).toEqual(ref.compile_config);
+    expect(comparable(ours)).toEqual(comparable(ref));
+    model.dispose();
   });
 });

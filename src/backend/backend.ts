@@ -10,7 +10,7 @@
 import { Arena, OutOfMemoryError, type LinearMemory } from './memory.js';
 import { Ctrl, CTRL_WORDS, Status } from './ops.generated.js';
 import { isNode as isNodeRuntime, nodeBuiltin } from '../platform.js';
-import { WORKER_SOURCE } from './worker-source.js';
+import { DeathKind, Fault, STATUS_SLOTS, Status as Slot, WATCHDOG_SOURCE, WORKER_SOURCE } from './worker-source.js';
 import { AutoThreads, type AutoThreadsState } from './auto-threads.js';
 
 export interface InitOptions {
@@ -100,6 +100,9 @@ interface PoolWorker {
   terminate(): unknown;
 }
 
+/** Ways a test can make a pool worker die inside a job (see `debugKillWorker`). */
+export type WorkerDeath = 'trap' | 'exit' | 'out-of-memory' | 'silent';
+
 export class Backend {
   readonly arena: Arena;
   private disposed = false;
@@ -108,6 +111,12 @@ export class Backend {
   private poolThreads = 1;
   private poolReady: Promise<void> = Promise.resolve();
   private workerErrors: string[] = [];
+  /** Per thread: test fault hook, how it died, its exit code (see worker-source.ts). */
+  private readonly status = new Int32Array(sharedBuffer(64 * STATUS_SLOTS * 4));
+  /** [0] = 1 while worker deaths are unexpected; 0 while the pool is being shut down. */
+  private readonly armed = new Int32Array(sharedBuffer(4));
+  private watchdog: (PoolWorker & { postMessage(m: unknown, transfer?: any[]): void }) | null = null;
+  private retiring = false;
   private i32cache: Int32Array | null = null;
   private viewCache: { buf: ArrayBufferLike; f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   private u32prog: { ptr: number; words: number } | null = null;
@@ -184,10 +193,12 @@ export class Backend {
 
   private async startPool(threads: number): Promise<void> {
     const ctrlPtr = this.exports.wl_pool_ctrl();
+    Atomics.store(this.armed, 0, 1);
+    if (isNode) await this.startWatchdog(ctrlPtr);
     const started: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
       const stack = this.arena.alloc(WORKER_STACK);
-      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr };
+      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr, status: this.status.buffer };
       started.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: { type: string; tid: number; message?: string }) => {
@@ -199,7 +210,7 @@ export class Backend {
             }
           };
           const onExit = () => {
-            if (!this.disposed) this.markBroken(`worker thread ${tid} exited unexpectedly`);
+            if (!this.disposed && !this.retiring) this.markBroken(this.deathMessage(tid));
             reject(new Error(`wasm-layers: worker thread ${tid} exited before it started`));
           };
           this.spawn(data, onMessage, onExit).then((w) => this.workers.push(w), reject);
@@ -239,10 +250,47 @@ export class Backend {
     }
   }
 
-  private async spawn(data: object, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
+  /**
+   * Node: the thread that notices pool workers dying while the calling thread is blocked in wasm (see
+   * WATCHDOG_SOURCE). Browsers have no portable way to observe a worker's end from another thread; there
+   * `terminate()` of a pool worker is caught by the wrapper `spawn` installs.
+   */
+  private async startWatchdog(ctrlPtr: number): Promise<void> {
+    const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
+    const w = new Worker(WATCHDOG_SOURCE, { eval: true });
+    w.unref();
+    w.on('error', () => undefined); // its death only means less protection, never a failure of the pool
+    w.postMessage({ memory: this.wasmMemory, ctrl: ctrlPtr, armed: this.armed.buffer });
+    this.watchdog = w;
+  }
+
+  /** Records that we end worker `tid` ourselves (`terminate()` called on it), then lets it end. */
+  private wrapTerminate(w: PoolWorker, tid: number): void {
+    const terminate = w.terminate.bind(w);
+    w.terminate = () => {
+      if (Atomics.load(this.armed, 0) === 1) {
+        Atomics.compareExchange(this.status, tid * STATUS_SLOTS + Slot.KIND, DeathKind.UNKNOWN, DeathKind.TERMINATED);
+        this.flagFailed(tid + 1);
+      }
+      return terminate();
+    };
+  }
+
+  private async spawn(data: { tid: number }, onMessage: (m: any) => void, onExit: () => void): Promise<PoolWorker> {
     if (isNode) {
-      const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: data });
+      const { Worker, MessageChannel } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
+      // The lifeline: the worker holds one end; the watchdog hears the other close when the worker ends.
+      const { port1, port2 } = new MessageChannel();
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { ...data, lifeline: port1 },
+        transferList: [port1],
+        // A pool worker's JS heap holds almost nothing; a small limit makes a leak end that worker (which the
+        // pool reports) instead of growing toward the whole process' limit.
+        resourceLimits: { maxOldGenerationSizeMb: 64 },
+      });
+      this.watchdog?.postMessage({ port: port2, tid: data.tid }, [port2]);
+      this.wrapTerminate(w, data.tid);
       w.on('message', onMessage);
       w.on('error', (e) => onMessage({ type: 'error', tid: (data as any).tid, message: String(e) }));
       w.on('exit', onExit);
@@ -253,6 +301,7 @@ export class Backend {
     }
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
     const w = new Worker(url);
+    this.wrapTerminate(w, data.tid);
     w.onmessage = (ev) => onMessage(ev.data);
     w.onerror = (ev) => {
       onMessage({ type: 'error', tid: (data as any).tid, message: ev.message });
@@ -265,15 +314,24 @@ export class Backend {
     if (this.broken) return;
     this.broken = why;
     // Wake a calling thread that may be waiting on the dead worker.
+    this.flagFailed(255);
+  }
+
+  /** Sets the control block's `failed` (unless already set) and wakes every waiter. */
+  private flagFailed(who: number): void {
     const c = this.ctrl();
     const base = this.exports.wl_pool_ctrl() >>> 2;
-    Atomics.compareExchange(c, base + Ctrl.failed, 0, 255);
+    Atomics.compareExchange(c, base + Ctrl.failed, 0, who);
     for (let k = 0; k < CTRL_WORDS; k++) Atomics.notify(c, base + k);
   }
 
   private check(): void {
     if (this.disposed) throw new Error('wasm-layers: the backend was disposed; call init() again');
-    if (this.broken) throw new Error(`wasm-layers: the thread pool is broken (${this.broken}); call init() again (tensors and models made before are lost)`);
+    if (this.broken) {
+      // What the worker's 'error' event said, if it arrived after the failure was first reported.
+      const late = this.workerErrors.length && !this.broken.includes(this.workerErrors[0].split('\n')[0]) ? `; ${this.workerErrors[0].split('\n')[0]}` : '';
+      throw new Error(`wasm-layers: the thread pool is broken (${this.broken}${late}); call init() again (tensors and models made before are lost)`);
+    }
   }
 
   /** Runs a program of `words` u32 words at byte offset `ptr` (once per training step: allocates nothing). */
@@ -315,12 +373,33 @@ export class Backend {
     const c = this.ctrl();
     const who = Atomics.load(c, (this.exports.wl_pool_ctrl() >>> 2) + Ctrl.failed);
     const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
-    return who === 255 ? `a worker thread died${detail}` : `worker thread ${who - 1} died during a kernel${detail}`;
+    if (who === 255 || who === 0) return `a worker thread died${detail}`;
+    return this.deathMessage(who - 1);
+  }
+
+  /** Why worker `tid` died, as far as is known (see DeathKind). */
+  private deathMessage(tid: number): string {
+    const detail = this.workerErrors.length ? `: ${this.workerErrors[0].split('\n')[0]}` : '';
+    const kind = Atomics.load(this.status, tid * STATUS_SLOTS + Slot.KIND);
+    if (kind === DeathKind.TRAP) return `worker thread ${tid} died during a kernel${detail}`;
+    if (kind === DeathKind.EXIT) return `worker thread ${tid} died: its thread exited with code ${Atomics.load(this.status, tid * STATUS_SLOTS + Slot.CODE)} (process.exit() or its event loop ended)`;
+    if (kind === DeathKind.TERMINATED) return `worker thread ${tid} died: it was stopped with Worker.terminate()`;
+    return `worker thread ${tid} died: its thread ended without a word (out of memory, terminated or crashed)${detail}`;
   }
 
   /** Test hook: makes thread `tid` trap in a job. */
   debugTrapOn(tid: number): void {
+    this.debugKillWorker(tid, 'trap');
+  }
+
+  /**
+   * Test hook: thread `tid` dies inside a job, reporting the trap as usual (`'trap'`) or, without a word
+   * to the calling thread, by `process.exit`, by running out of JS heap, or by just ending (Node only).
+   */
+  debugKillWorker(tid: number, how: WorkerDeath): void {
     this.check();
+    const fault = { trap: Fault.REPORT, exit: Fault.EXIT, 'out-of-memory': Fault.OUT_OF_MEMORY, silent: Fault.SILENT }[how];
+    if (tid >= 1 && tid < 64) Atomics.store(this.status, tid * STATUS_SLOTS + Slot.FAULT, fault);
     // Every thread of the pool takes part (threads: 'auto' may be running programs on fewer).
     this.exports.wl_pool_config(this.poolThreads, this.mainCanBlock ? 1 : 0);
     this.auto?.invalidate();
@@ -372,9 +451,14 @@ export class Backend {
   }
 
   private shutdownWorkers(): void {
+    // Ending them now is expected: neither the watchdog nor the exit listeners may call it a failure.
+    Atomics.store(this.armed, 0, 0);
+    this.retiring = true;
     this.exports.wl_pool_config(1, this.mainCanBlock ? 1 : 0);
     this.exports.wl_pool_shutdown();
     for (const w of this.workers) void w.terminate();
+    void this.watchdog?.terminate();
+    this.watchdog = null;
     this.workers.length = 0;
     this.poolThreads = 1;
     this.info.threads = 1;
@@ -387,6 +471,11 @@ export class Backend {
     this.disposed = true;
     this.shutdownWorkers();
   }
+}
+
+/** Shared with workers where the runtime allows it; a page that is not cross-origin isolated has no pool. */
+function sharedBuffer(bytes: number): ArrayBufferLike {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
 function canBlockHere(): boolean {
@@ -414,6 +503,12 @@ function defaultThreads(): number {
 }
 
 function resolveOptions(opts: InitOptions) {
+  if (typeof WebAssembly === 'undefined')
+    throw new Error(
+      'wasm-layers: this runtime has no WebAssembly (Node started with --jitless, or WebAssembly disabled by the host); wasm-layers needs WebAssembly with SIMD',
+    );
+  if (opts === null || typeof opts !== 'object') throw new Error(`wasm-layers: init(options) takes an object ({ threads, maxMemoryMB, … }), got ${opts === null ? 'null' : typeof opts}`);
+  if (opts.relaxedSimd !== undefined && typeof opts.relaxedSimd !== 'boolean') throw new Error(`wasm-layers: init({ relaxedSimd }) must be true or false, got ${String(opts.relaxedSimd)}`);
   const feats = detectFeatures();
   if (!feats.simd)
     throw new Error('wasm-layers needs WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4); this runtime has none.');
@@ -467,6 +562,7 @@ function missingWasm(url: URL | string, e: unknown): Error {
 
 /** Initialises the backend (idempotent unless options change). Awaits the worker pool. */
 export async function init(opts: InitOptions = {}): Promise<BackendInfo> {
+  if (opts === null || typeof opts !== 'object') resolveOptions(opts);
   if (pending) await pending.catch(() => undefined);
   // Without options, init() only makes sure a backend exists: it keeps a working one as it is
   // (e.g. datasets.*.loadData() calls it after the user chose init({ threads: 1 })).
@@ -538,6 +634,26 @@ export function backend(): Backend {
 /** What the backend runs on. Initialises it (lazily, in Node) if needed. */
 export function backendInfo(): BackendInfo {
   return { ...backend().info };
+}
+
+export interface MemoryInfo {
+  /** Bytes of wasm memory held by live tensors, models, plans. */
+  inUse: number;
+  /** The most ever in use at once. */
+  peak: number;
+  /**
+   * Bytes of wasm memory the process holds for the backend. WebAssembly memory grows but never shrinks:
+   * after a peak this stays high (the free part is reused) until `disposeBackend()` releases it all.
+   */
+  reserved: number;
+  /** The most wasm memory may grow to (`init({ maxMemoryMB })`). */
+  limit: number;
+}
+
+/** How much wasm memory is in use, reserved and allowed (see MemoryInfo). */
+export function memory(): MemoryInfo {
+  const s = backend().arena.stats();
+  return { inUse: s.inUse, peak: s.peak, reserved: s.memoryBytes, limit: s.maxBytes };
 }
 
 /** Tears down the thread pool and frees the wasm memory; tensors made before are unusable afterwards. */

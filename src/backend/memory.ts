@@ -3,6 +3,11 @@
  * blocks. Blocks are 64-byte aligned (a cache line; SIMD loads never straddle one at a block start).
  * Memory grows on demand up to the limit chosen at init; running out is an Error that says how much was
  * asked, how much is in use and what the limit is — never a trap.
+ *
+ * WebAssembly memory never shrinks: what the arena once grew to stays reserved by the process until the
+ * backend is disposed (`disposeBackend()`), even when every block is free again; `memory()` reports both.
+ * An operation that fails half-way (out of memory while building a model or a plan) must not keep what it
+ * took: `scope` gives it back, so the arena is where it was before the call.
  */
 const ALIGN = 64;
 const PAGE = 65536;
@@ -28,6 +33,11 @@ interface FreeBlock {
 export class Arena {
   private free: FreeBlock[] = []; // sorted by ptr
   private readonly used = new Map<number, number>(); // ptr → size
+  /** ptr → serial number of the allocation living there: tells a block from a later one at the same address. */
+  private readonly serials = new Map<number, number>();
+  private nextSerial = 1;
+  /** Open scopes, innermost last: the blocks each allocated (ptr → serial). */
+  private readonly scopes: Map<number, number>[] = [];
   private end: number; // first byte past the managed region
   private inUse = 0;
   private peak = 0;
@@ -51,6 +61,40 @@ export class Arena {
     return { inUse: this.inUse, peak: this.peak, memoryBytes: this.memory.buffer.byteLength, maxBytes: this.maxBytes };
   }
 
+  /**
+   * Runs `f`; if it throws, every block allocated inside it that is still allocated is released, so a
+   * failed operation leaves the arena as it found it. Tensors whose blocks were released that way report
+   * `isDisposed` (see `isLive`) and releasing them again is a no-op. Scopes nest.
+   */
+  scope<T>(f: () => T): T {
+    const mine = new Map<number, number>();
+    this.scopes.push(mine);
+    let ok = false;
+    try {
+      const r = f();
+      ok = true;
+      return r;
+    } finally {
+      this.scopes.pop();
+      if (ok) {
+        const outer = this.scopes[this.scopes.length - 1];
+        if (outer) for (const [p, s] of mine) outer.set(p, s);
+      } else {
+        for (const [p, s] of mine) if (this.serials.get(p) === s) this.release(p);
+      }
+    }
+  }
+
+  /** Serial number of the allocation at `ptr` (0 if none). */
+  serialOf(ptr: number): number {
+    return this.serials.get(ptr) ?? 0;
+  }
+
+  /** Whether allocation `serial` still lives at `ptr` (false once released, even if the address was reused). */
+  isLive(ptr: number, serial: number): boolean {
+    return this.serials.get(ptr) === serial;
+  }
+
   alloc(bytes: number): number {
     if (!Number.isFinite(bytes) || bytes < 0) throw new RangeError(`wasm-layers: cannot allocate ${bytes} bytes`);
     const size = Math.max(ALIGN, align(bytes));
@@ -67,6 +111,9 @@ export class Arena {
       b.size -= size;
     }
     this.used.set(ptr, size);
+    const serial = this.nextSerial++;
+    this.serials.set(ptr, serial);
+    this.scopes[this.scopes.length - 1]?.set(ptr, serial);
     this.inUse += size;
     this.peak = Math.max(this.peak, this.inUse);
     return ptr;
@@ -76,6 +123,7 @@ export class Arena {
     const size = this.used.get(ptr);
     if (size === undefined) throw new Error(`wasm-layers: double free or foreign pointer ${ptr}`);
     this.used.delete(ptr);
+    this.serials.delete(ptr);
     this.inUse -= size;
     // insert keeping order, then merge with neighbours
     let lo = 0;

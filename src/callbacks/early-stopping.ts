@@ -31,6 +31,7 @@ export class EarlyStopping extends Callback {
 
   constructor(args: EarlyStoppingArgs = {}) {
     super();
+    if (args === null || typeof args !== 'object') throw new Error(`earlyStopping(args) takes an object such as { monitor: 'val_loss', patience: 2 }, got ${args === null ? 'null' : typeof args}`);
     this.monitor = args.monitor ?? 'val_loss';
     this.minDelta = Math.abs(args.minDelta ?? 0);
     this.patience = args.patience ?? 0;

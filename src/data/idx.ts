@@ -39,22 +39,136 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Inflates gzip data. Uses the standard `DecompressionStream('gzip')` where it exists (browsers, Node ≥ 18) so one
- * code path runs everywhere, and falls back to Node's `zlib` otherwise.
+ * Default bound on the bytes an IDX file may hold, compressed or inflated: 1 GiB, 20× MNIST's training
+ * images. It guards against files that are not what they claim (a multi-GB file named like MNIST, a gzip
+ * "bomb"); pass `maxBytes` to read bigger ones.
  */
-export async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+export const DEFAULT_MAX_IDX_BYTES = 2 ** 30;
+
+/** Input fed to the inflater per read: a bomb's worst ratio (~1000:1) then yields ~16 MB at a time. */
+const INFLATE_INPUT_CHUNK = 16 * 1024;
+
+/**
+ * The total size an IDX header declares, `'not-idx'` when the bytes cannot start an IDX file of unsigned
+ * bytes, or null while the header is still incomplete.
+ */
+function declaredIdxBytes(head: Uint8Array): number | 'not-idx' | null {
+  if (head.length < 4) return null;
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] === 0) return 'not-idx';
+  const headerBytes = 4 + 4 * head[3];
+  if (head.length < headerBytes) return null;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let i = 0; i < head[3]; i++) count *= view.getUint32(4 + 4 * i, false);
+  return headerBytes + count;
+}
+
+function mb(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MB`;
+}
+
+/**
+ * Inflates gzip data in bounded pieces (the standard `DecompressionStream`, fed 16 KB at a time; Node's
+ * streaming `zlib` where it is missing), stopping as soon as the output exceeds `maxBytes`.
+ */
+export function gunzip(bytes: Uint8Array, what: string, maxBytes = DEFAULT_MAX_IDX_BYTES): Promise<Uint8Array> {
+  return inflate(bytes, what, maxBytes, false);
+}
+
+/**
+ * The bounded inflater. With `idx`, the output is also checked against the IDX header as soon as it has
+ * arrived: more than the header declares stops it (a gzip "bomb" costs at most what its header claims, never
+ * what it inflates to), and output that cannot be IDX stops it at once (parseIdx then says why).
+ */
+async function inflate(bytes: Uint8Array, what: string, maxBytes: number, idx: boolean): Promise<Uint8Array> {
+  let out = new Uint8Array(Math.min(maxBytes, 64 * 1024));
+  let used = 0;
+  let limit = maxBytes;
+  let declared: number | null = null;
+  let done = false;
+  const push = (chunk: Uint8Array): void => {
+    if (idx && declared === null) {
+      const head = new Uint8Array(Math.min(used + chunk.length, 1024));
+      head.set(out.subarray(0, Math.min(used, head.length)));
+      if (used < head.length) head.set(chunk.subarray(0, head.length - used), used);
+      const d = declaredIdxBytes(head);
+      if (d === 'not-idx') {
+        chunk = chunk.subarray(0, Math.max(0, Math.min(chunk.length, limit - used)));
+        done = true;
+      } else if (d !== null) {
+        if (d > maxBytes)
+          throw new Error(`${what}: the IDX header declares ${mb(d)} of data, more than the ${mb(maxBytes)} limit (pass maxBytes to read bigger files)`);
+        declared = limit = d;
+      }
+    }
+    if (used + chunk.length > limit)
+      throw new Error(
+        declared !== null
+          ? `${what}: gzip data inflates to more than the ${declared} bytes its IDX header declares; stopped there (a gzip bomb or a corrupt file)`
+          : `${what}: gzip data inflates to more than ${mb(maxBytes)}, the limit (pass maxBytes to read bigger files)`,
+      );
+    if (used + chunk.length > out.length) {
+      // Doubling, not the declared size at once: a header may lie, the data must prove it.
+      const grown = new Uint8Array(Math.min(limit, Math.max(used + chunk.length, 2 * out.length)));
+      grown.set(out.subarray(0, used));
+      out = grown;
+    }
+    out.set(chunk, used);
+    used += chunk.length;
+  };
   try {
     if (typeof DecompressionStream === 'function') {
-      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-      return new Uint8Array(await new Response(stream).arrayBuffer());
+      let off = 0;
+      const input = new ReadableStream<Uint8Array>(
+        {
+          pull(c) {
+            if (off >= bytes.length) return c.close();
+            c.enqueue(bytes.slice(off, off + INFLATE_INPUT_CHUNK));
+            off += INFLATE_INPUT_CHUNK;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const ds = new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+      const reader = input.pipeThrough(ds).getReader();
+      try {
+        while (!done) {
+          const r = await reader.read();
+          if (r.done) break;
+          push(r.value);
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    } else {
+      const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
+      if (!zlib) throw new Error('this runtime has neither DecompressionStream nor node:zlib');
+      const z = zlib.createGunzip();
+      await new Promise<void>((resolve, reject) => {
+        z.on('data', (c: Uint8Array) => {
+          try {
+            push(c);
+            if (done) {
+              z.destroy();
+              resolve();
+            }
+          } catch (e) {
+            z.destroy();
+            reject(e);
+          }
+        });
+        z.on('end', resolve);
+        z.on('error', reject);
+        for (let off = 0; off < bytes.length; off += INFLATE_INPUT_CHUNK) z.write(bytes.subarray(off, off + INFLATE_INPUT_CHUNK));
+        z.end();
+      });
     }
-    const zlib = nodeBuiltin<typeof import('node:zlib')>('node:zlib');
-    if (!zlib) throw new Error('this runtime has neither DecompressionStream nor node:zlib');
-    return new Uint8Array(zlib.gunzipSync(bytes));
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
+    if (reason.startsWith(`${what}: `)) throw e;
     throw new Error(`${what}: corrupt gzip data (${bytes.length} compressed bytes could not be inflated: ${reason})`);
   }
+  return out.subarray(0, used);
 }
 
 /**
@@ -122,8 +236,9 @@ export function parseIdx(bytes: Uint8Array, what: string): IdxArray {
 /**
  * Decodes an IDX file, plain or gzip-compressed (detected by its 1f 8b magic number, whatever the file's name).
  * @param what names the file in error messages (a path or URL).
+ * @param maxBytes bound on the inflated size (see DEFAULT_MAX_IDX_BYTES).
  */
-export async function decodeIdx(bytes: Uint8Array, what: string): Promise<IdxArray> {
-  const raw = isGzip(bytes) ? await gunzip(bytes, what) : bytes;
+export async function decodeIdx(bytes: Uint8Array, what: string, maxBytes = DEFAULT_MAX_IDX_BYTES): Promise<IdxArray> {
+  const raw = isGzip(bytes) ? await inflate(bytes, what, maxBytes, true) : bytes;
   return parseIdx(raw, what);
 }

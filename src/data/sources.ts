@@ -3,8 +3,8 @@
  * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
  * where only URL sources work.
  */
-import { errorMessage, isNode, readFileBytes, requireNode } from '../platform.js';
-import { decodeIdx, type IdxArray } from './idx.js';
+import { isNode, readRegularFile, requireNode } from '../platform.js';
+import { DEFAULT_MAX_IDX_BYTES, decodeIdx, type IdxArray } from './idx.js';
 
 /** File names of the four IDX files, without a `.gz` suffix (both names are tried, see `candidates`). */
 export interface MnistFileNames {
@@ -40,6 +40,8 @@ export interface MnistLoadOptions {
   numClasses?: number;
   /** Expected [rows, cols] of each image (default [28, 28]). */
   imageShape?: [number, number];
+  /** Largest file, compressed or inflated, that is read (default 1 GiB, see DEFAULT_MAX_IDX_BYTES). */
+  maxBytes?: number;
 }
 
 export const MNIST_FILE_NAMES: Readonly<MnistFileNames> = Object.freeze({
@@ -98,21 +100,53 @@ function describe(loc: Location): string {
   return loc.kind === 'file' ? loc.path : loc.url.href;
 }
 
+function mb(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MB`;
+}
+
+/** Reads a response body of at most `maxBytes`, stopping (and cancelling the download) beyond it. */
+async function readBody(res: Response, what: string, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooBig = () => new Error(`${what}: response is more than ${mb(maxBytes)}, the limit (pass maxBytes to read bigger files)`);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  // A declared length is enforced by the fetch implementation itself; only an open-ended body is counted.
+  if (!res.body || declared >= 0) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    total += r.value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    chunks.push(r.value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
 /** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */
-async function readLocation(loc: Location): Promise<Uint8Array | null> {
+async function readLocation(loc: Location, maxBytes: number): Promise<Uint8Array | null> {
   if (loc.kind === 'url' && loc.url.protocol === 'file:' && isNode()) {
     const { url } = await requireNode(`reading ${loc.url.href}`);
-    return readLocation({ kind: 'file', path: url.fileURLToPath(loc.url) });
+    return readLocation({ kind: 'file', path: url.fileURLToPath(loc.url) }, maxBytes);
   }
   if (loc.kind === 'file') {
     if (!isNode()) {
       throw new Error(`${loc.path}: cannot read local files in a browser; pass a URL instead`);
     }
-    try {
-      return await readFileBytes(loc.path);
-    } catch (e) {
-      throw new Error(`${loc.path}: cannot read file: ${errorMessage(e)}`);
-    }
+    return readRegularFile(loc.path, maxBytes);
   }
   let res: Response;
   try {
@@ -128,7 +162,7 @@ async function readLocation(loc: Location): Promise<Uint8Array | null> {
     await res.body?.cancel();
     throw new Error(`${loc.url.href}: HTTP ${res.status} ${res.statusText}`);
   }
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  const bytes = await readBody(res, loc.url.href, maxBytes);
   if (/^text\/html/i.test(res.headers.get('content-type') ?? '') || looksLikeHtml(bytes)) throw new HtmlFallback(loc.url.href);
   return bytes;
 }
@@ -194,21 +228,21 @@ async function inside(base: string | URL, name: string): Promise<Location> {
 }
 
 /** Reads and decodes one IDX file under the names {@link candidates} lists, in that order. */
-async function loadIdx(loc: Location): Promise<{ array: IdxArray; from: string }> {
+async function loadIdx(loc: Location, maxBytes: number): Promise<{ array: IdxArray; from: string }> {
   const tried: string[] = [];
   let html: HtmlFallback | undefined;
   for (const c of candidates(loc)) {
     tried.push(describe(c));
     let bytes: Uint8Array | null;
     try {
-      bytes = await readLocation(c);
+      bytes = await readLocation(c, maxBytes);
     } catch (e) {
       // An HTML fallback page stands for a missing file: look at the next name, and say so if none is there.
       if (!(e instanceof HtmlFallback)) throw e;
       html ??= e;
       continue;
     }
-    if (bytes !== null) return { array: await decodeIdx(bytes, describe(c)), from: describe(c) };
+    if (bytes !== null) return { array: await decodeIdx(bytes, describe(c), maxBytes), from: describe(c) };
   }
   if (html) throw new Error(`${html.message} (tried ${tried.join(', ')})`);
   throw new Error(`${describe(loc)}: file not found (tried ${tried.join(', ')})`);
@@ -262,8 +296,22 @@ export async function loadMnistLike(
   names: Partial<MnistFileNames> = {},
   options: MnistLoadOptions = {},
 ): Promise<MnistLike> {
+  if (options === null || typeof options !== 'object') throw new Error(`loadMnistLike: options must be an object, got ${options === null ? 'null' : typeof options}`);
   const numClasses = options.numClasses ?? 10;
   const imageShape = options.imageShape ?? [28, 28];
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_IDX_BYTES;
+  if (typeof maxBytes !== 'number' || !(maxBytes > 0)) throw new Error(`loadMnistLike: maxBytes must be a positive number, got ${String(maxBytes)}`);
+  if (
+    source !== undefined &&
+    typeof source !== 'string' &&
+    !(source instanceof URL) &&
+    (source === null || typeof source !== 'object' || Array.isArray(source))
+  ) {
+    throw new Error(
+      `loadMnistLike: source must be a directory path, a URL, or { trainImages, trainLabels, testImages, testLabels }; got ${source === null ? 'null' : Array.isArray(source) ? 'an array' : `${typeof source} ${String(source)}`}`,
+    );
+  }
+  if (source === '') throw new Error('loadMnistLike: source is an empty string; give a directory path or a URL');
   const n: MnistFileNames = { ...MNIST_FILE_NAMES, ...names };
   const keys = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
 
@@ -281,7 +329,7 @@ export async function loadMnistLike(
   }
 
   // Load in parallel, but report the first failure in file order so errors are deterministic.
-  const settled = await Promise.allSettled(locs.map(loadIdx));
+  const settled = await Promise.allSettled(locs.map((l) => loadIdx(l, maxBytes)));
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   const [trainImages, trainLabels, testImages, testLabels] = settled.map(
     (r) => (r as PromiseFulfilledResult<{ array: IdxArray; from: string }>).value,

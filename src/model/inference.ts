@@ -13,6 +13,11 @@ export interface EvaluateArgs {
   returnDict?: boolean;
 }
 
+/** The options argument of fit / evaluate / predict is an object. */
+export function checkArgs(what: string, args: unknown): void {
+  if (args === null || typeof args !== 'object' || Array.isArray(args))
+    throw new Error(`${what}: the options argument must be an object (e.g. { batchSize: 32 }), got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
+}
 /** What `evaluate` returns: the loss alone, `[loss, accuracy]` when compiled with a metric, or a dict. */
 export type EvaluateResult = number | number[] | Record<string, number>;
 
@@ -41,12 +46,14 @@ export function evaluatePrepared(model: ModelCore, p: Prepared, from: number, n:
 /** Loss (and accuracy when compiled with it) over a dataset: `[loss, accuracy]` or `loss`. */
 export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArgs = {}): EvaluateResult {
   const c = model.requireCompiled('evaluate');
+  checkArgs('evaluate', args);
   const batchSize = args.batchSize ?? 32;
   const verbose = args.verbose ?? 0;
   checkPositiveInt('evaluate: batchSize', batchSize);
   if (![0, 1, 2].includes(verbose)) throw new Error(`evaluate: verbose must be 0, 1 or 2, got ${verbose}`);
   if (args.returnDict !== undefined && typeof args.returnDict !== 'boolean') throw new Error(`evaluate: returnDict must be a boolean, got ${JSON.stringify(args.returnDict)}`);
   const p = prepare(model, x, y, c.loss, 'evaluate');
+  const mark = model.indexBuffers.mark();
   try {
     const t0 = performance.now();
     const r = evaluatePrepared(model, p, 0, p.n, batchSize);
@@ -60,6 +67,9 @@ export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArg
     }
     if (args.returnDict) return c.metrics.length ? { loss: r.loss, [c.metrics[0]]: r.accuracy } : { loss: r.loss };
     return c.metrics.length ? [r.loss, r.accuracy] : r.loss;
+  } catch (e) {
+    model.indexBuffers.dropGrownSince(mark);
+    throw e;
   } finally {
     p.release();
   }
@@ -68,6 +78,7 @@ export function evaluate(model: ModelCore, x: Input, y: Input, args: EvaluateArg
 /** Outputs of the last layer (inference mode: no dropout), as a float32 tensor [n, units]. */
 export function predict(model: ModelCore, x: Input, args: { batchSize?: number } = {}): Tensor {
   model.build();
+  checkArgs('predict', args);
   const batchSize = args.batchSize ?? 32;
   checkPositiveInt('predict: batchSize', batchSize);
   const p = prepare(model, x, undefined, undefined, 'predict');
@@ -75,15 +86,22 @@ export function predict(model: ModelCore, x: Input, args: { batchSize?: number }
     const b = model.backend;
     const units = model.outputShape[0];
     const out = Tensor.alloc([p.n, units], 'float32', b);
-    const ib = model.indexBuffers.identity(Slot.eval, p.n);
-    for (let s = 0; s < p.n; s += batchSize) {
-      const bs = Math.min(batchSize, p.n - s);
-      const plan = model.plans.get('predict', bs, p.source, ib.ptr);
-      plan.run(s);
-      const f32 = b.views().f32;
-      (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >>> 2, (plan.outputPtr >>> 2) + bs * units), s * units);
+    const mark = model.indexBuffers.mark();
+    try {
+      const ib = model.indexBuffers.identity(Slot.eval, p.n);
+      for (let s = 0; s < p.n; s += batchSize) {
+        const bs = Math.min(batchSize, p.n - s);
+        const plan = model.plans.get('predict', bs, p.source, ib.ptr);
+        plan.run(s);
+        const f32 = b.views().f32;
+        (out.storageView() as Float32Array).set(f32.subarray(plan.outputPtr >>> 2, (plan.outputPtr >>> 2) + bs * units), s * units);
+      }
+      return out;
+    } catch (e) {
+      out.dispose(); // e.g. its plan did not fit in memory
+      model.indexBuffers.dropGrownSince(mark);
+      throw e;
     }
-    return out;
   } finally {
     p.release();
   }

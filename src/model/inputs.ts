@@ -42,6 +42,7 @@ function prepareX(model: InputModel, x: Input, what: string): { t: Tensor; owned
   const { t, owned } = asTensor(x, what);
   try {
     if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
+    if (t.rank >= 1 && t.shape[0] === 0) throw new Error(`${what}: has 0 samples (shape [${t.shape}]); at least one is needed`);
     const want = model.inputShape;
     const per = t.shape.slice(1);
     const ok = t.rank >= 1 && (per.join(',') === want.join(',') || (t.rank === 2 && per[0] === sizeOf(want) && want.length === 1));
@@ -125,6 +126,7 @@ export class IndexBuffers {
     let ib = this.buffers.get(slot);
     if (!ib || ib.n < n) {
       if (ib) this.b.arena.release(ib.ptr);
+      this.buffers.delete(slot); // the allocation below may fail
       ib = { ptr: this.b.arena.alloc(Math.max(4, n * 4)), n };
       this.buffers.set(slot, ib);
     }
@@ -133,6 +135,20 @@ export class IndexBuffers {
     const v = view();
     for (let i = 0; i < n; i++) v[i] = i;
     return { ptr, view };
+  }
+
+  /** Where each slot's buffer is now: a call that then fails gives back what it grew (`dropGrownSince`). */
+  mark(): Map<number, number> {
+    return new Map([...this.buffers].map(([slot, ib]) => [slot, ib.ptr]));
+  }
+
+  /** Frees the buffers made since `mark`: a failed call must not leave the arena bigger than it found it. */
+  dropGrownSince(mark: Map<number, number>): void {
+    for (const [slot, ib] of [...this.buffers]) {
+      if (mark.get(slot) === ib.ptr) continue;
+      if (!this.b.isDisposed) this.b.arena.release(ib.ptr);
+      this.buffers.delete(slot);
+    }
   }
 
   dispose(): void {

@@ -27,7 +27,8 @@ export class PlanCache {
     let p = byKey.get(key);
     if (!p) {
       const c = this.model.compiled;
-      p = new Plan(this.model.backend, {
+      // A plan that does not fit in memory gives back its buffers and the optimizer state it created.
+      p = this.model.backend.arena.scope(() => new Plan(this.model.backend, {
         kind,
         batch,
         source,
@@ -36,7 +37,7 @@ export class PlanCache {
         accuracy: c?.accuracy,
         optimizer: c?.optimizer,
         indexPtr,
-      });
+      }));
       byKey.set(key, p);
     }
     return p;

@@ -37,7 +37,10 @@ export class Sequential implements CallbackModel {
   private indices?: IndexBuffers;
 
   constructor(args: { layers?: Layer[]; name?: string } | Layer[] = {}) {
+    if (args === null || typeof args !== 'object')
+      throw new Error(`sequential(args) takes { layers: [...], name? } or an array of layers, got ${args === null ? 'null' : typeof args}`);
     const a = Array.isArray(args) ? { layers: args } : args;
+    if (a.layers !== undefined && !Array.isArray(a.layers)) throw new Error(`sequential: layers must be an array of layers, got ${typeof a.layers}`);
     this.name = a.name ?? uniqueName('sequential');
     for (const l of a.layers ?? []) this.add(l);
   }
@@ -68,11 +71,19 @@ export class Sequential implements CallbackModel {
     this.assertAlive();
     if (this.built) return;
     if (this.layers.length === 0) throw new Error('Sequential: the model has no layers');
-    this.b = backend();
-    let shape = this.inputShape;
-    for (const l of this.layers) {
-      l.build(shape);
-      shape = l.outputShape;
+    const b = (this.b = backend());
+    try {
+      // Out of memory half-way: the weights already made are given back (the arena is as before).
+      b.arena.scope(() => {
+        let shape = this.inputShape;
+        for (const l of this.layers) {
+          l.build(shape);
+          shape = l.outputShape;
+        }
+      });
+    } catch (e) {
+      for (const l of this.layers) l.dispose();
+      throw e;
     }
     this.built = true;
   }

@@ -7,7 +7,7 @@ import { History } from '../callbacks/history.js';
 import { ProgressBarLogger } from '../callbacks/progress.js';
 import { nextU32, shuffleInPlace } from '../random.js';
 import type { Tensor, TensorLike } from '../tensor.js';
-import { checkPositiveInt, evaluatePrepared } from './inference.js';
+import { checkArgs, checkPositiveInt, evaluatePrepared } from './inference.js';
 import { Slot, prepare, type Input, type Prepared } from './inputs.js';
 import type { ModelCore } from './model-core.js';
 import type { Plan } from './plan.js';
@@ -34,10 +34,15 @@ const fitting = new WeakSet<ModelCore>();
 
 /** Keras' fit: epochs of shuffled batches, callbacks, validation; resolves to the History. */
 export async function fit(model: ModelCore, x: Input, y: Input, args: FitArgs = {}): Promise<History> {
+  checkArgs('fit', args);
   if (fitting.has(model)) throw new Error(`fit: ${model.name} is already being trained by another fit() call; await it first`);
   fitting.add(model);
+  const mark = model.compiled ? model.indexBuffers.mark() : undefined; // compiled implies built
   try {
     return await fitOnce(model, x, y, args);
+  } catch (e) {
+    if (mark) model.indexBuffers.dropGrownSince(mark);
+    throw e;
   } finally {
     fitting.delete(model);
   }
@@ -49,6 +54,9 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
   const epochs = args.epochs ?? 1;
   const initialEpoch = args.initialEpoch ?? 0;
   const verbose = args.verbose ?? 1;
+  if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') throw new Error(`fit: shuffle must be true or false, got ${String(args.shuffle)}`);
+  if (args.signal !== undefined && !(typeof args.signal === 'object' && args.signal !== null && 'aborted' in args.signal))
+    throw new Error(`fit: signal must be an AbortSignal, got ${typeof args.signal}`);
   checkPositiveInt('fit: batchSize', batchSize);
   checkPositiveInt('fit: epochs', epochs);
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
@@ -214,12 +222,16 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
 export function trainOnBatch(model: ModelCore, x: Input, y: Input): number | number[] {
   const c = model.requireCompiled('trainOnBatch');
   const p = prepare(model, x, y, c.loss, 'trainOnBatch');
+  const mark = model.indexBuffers.mark();
   try {
     const ib = model.indexBuffers.identity(Slot.batch, p.n);
     const plan = model.plans.get('train', p.n, p.source, ib.ptr);
     c.optimizer.iterations++;
     plan.run(0, c.optimizer.iterations, model.dropoutStep++, nextU32());
     return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
+  } catch (e) {
+    model.indexBuffers.dropGrownSince(mark);
+    throw e;
   } finally {
     p.release();
   }

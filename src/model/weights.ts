@@ -18,7 +18,13 @@ export function getWeights(layers: readonly Layer[], b: Backend): Tensor[] {
 export function setWeights(layers: readonly Layer[], weights: (Tensor | TensorLike)[]): void {
   const targets = weightsOf(layers);
   if (!Array.isArray(weights) || weights.length !== targets.length)
-    throw new Error(`setWeights: expected ${targets.length} tensors (kernel and bias per Dense layer), got ${Array.isArray(weights) ? weights.length : typeof weights}`);
+    throw new Error(`setWeights: expected ${targets.length} tensors (kernel and bias per Dense layer), got ${Array.isArray(weights) ? weights.length : weights === null ? 'null' : typeof weights}`);
+  weights.forEach((w, i) => {
+    const ok = w instanceof Tensor || (!!w && typeof (w as TensorLike).dataSync === 'function' && Array.isArray((w as TensorLike).shape));
+    if (!ok)
+      throw new Error(`setWeights: weight ${i} must be a Tensor (or a tfjs tensor), got ${Array.isArray(w) ? 'an array (wrap it with tensor(...))' : w === null ? 'null' : typeof w}`);
+    if (w instanceof Tensor && w.isDisposed) throw new Error(`setWeights: weight ${i} (tensor ${w.id}) was used after dispose()`);
+  });
   targets.forEach((w, i) => {
     const s = weights[i].shape;
     if (s.join(',') !== w.tensor.shape.join(',')) throw new Error(`setWeights: weight ${i} (${w.name}) has shape [${w.tensor.shape}], got [${s}]`);

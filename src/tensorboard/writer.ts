@@ -2,13 +2,14 @@
  * TensorBoard event-file writer: TFRecord framing of serialized `Event` protos, written either to a file
  * (Node, Deno, Bun: anything with `node:fs`) or kept in memory (browsers; download with `toBlob()`).
  *
- * What is written matches what TF 2.13 / Keras 2.13 writes (`tf.summary.create_file_writer` +
- * `tf.summary.scalar` / `tf.summary.histogram`):
+ * What is written matches what TF 2.13–2.21 / Keras 2.13–3.15 write (`tf.summary.create_file_writer` +
+ * `tf.summary.scalar` / `tf.summary.histogram`, and Keras' `keras` model-config summary):
  *  - first record `Event{wall_time: whole seconds, file_version: "brain.Event:2", source_metadata}`;
  *  - scalars: a tensor summary, DT_FLOAT, shape `[]`, raw `tensor_content`, metadata plugin "scalars";
  *  - histograms: a tensor summary, DT_DOUBLE, shape `[k, 3]` rows `[left edge, right edge, count]`,
  *    metadata plugin "histograms", bucketed as TensorBoard 2.13's `summary_v2._buckets` does (see
- *    {@link histogramBuckets}).
+ *    {@link histogramBuckets});
+ *  - a Keras model config: a DT_STRING `[]` tensor holding the JSON, plugin "graph_keras_model" (content "1").
  *
  * Durability: records are queued in memory and written whole by `flush()`, which appends them to the file
  * and fsyncs it. A process killed mid-flush leaves complete records plus at most one truncated record at the
@@ -26,6 +27,8 @@ export const SOURCE_WRITER = 'wasm-layers';
 export const DEFAULT_HISTOGRAM_BUCKETS = 30;
 export const SCALARS_PLUGIN = 'scalars';
 export const HISTOGRAMS_PLUGIN = 'histograms';
+/** TensorBoard's Graphs dashboard reads Keras model configs from this plugin (tag `keras`). */
+export const KERAS_MODEL_PLUGIN = 'graph_keras_model';
 
 /** Frames one record: uint64 LE length, masked CRC32C of the length, data, masked CRC32C of the data. */
 export function frameRecord(data: Uint8Array): Uint8Array {
@@ -121,6 +124,20 @@ export function histogramSummaryValue(tag: string, buckets: Float64Array): Summa
     tag,
     tensor: { dtype: DataType.DT_DOUBLE, shape: [buckets.length / 3, 3], tensorContent: float64Bytes(buckets) },
     metadata: { pluginName: HISTOGRAMS_PLUGIN },
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A `Summary.Value` holding a Keras model config as Keras writes it (`keras_model_summary`): a DT_STRING
+ * scalar tensor with the JSON, plugin "graph_keras_model" with content "1" (its metadata version).
+ */
+export function kerasModelSummaryValue(tag: string, json: string): SummaryValueInit {
+  return {
+    tag,
+    tensor: { dtype: DataType.DT_STRING, shape: [], stringVal: [utf8.encode(json)] },
+    metadata: { pluginName: KERAS_MODEL_PLUGIN, pluginContent: utf8.encode('1') },
   };
 }
 
