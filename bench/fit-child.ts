@@ -24,6 +24,7 @@ import type * as TFC from '@tensorflow/tfjs-core';
 import type * as TFL from '@tensorflow/tfjs-layers';
 
 export type Lib = typeof import('../src/index.js');
+export type SeedSpec = typeof import('../src/seed-spec.js');
 export type Tfc = typeof TFC;
 export type Tfl = typeof TFL;
 
@@ -77,28 +78,15 @@ export function denormalFraction(opt: unknown): number {
 
 /** The seed model on wasm-layers, compiled as in examples/mnist.ts. */
 export function oursSeedModel(lib: Lib) {
-  const { layers, sequential } = lib;
-  const model = sequential([
-    layers.flatten({ inputShape: [28, 28] }),
-    layers.dense({ units: 512, activation: 'relu' }),
-    layers.dropout({ rate: 0.2 }),
-    layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
-  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  return model;
+  return lib.seedModel({ compile: true });
 }
 
 /** The same model in tfjs-layers (Adam with its defaults, sparse categorical CE, accuracy). */
-export function tfjsSeedModel(tfl: Tfl): TFL.Sequential {
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.flatten({ inputShape: [28, 28] }),
-      tfl.layers.dense({ units: 512, activation: 'relu' }),
-      tfl.layers.dropout({ rate: 0.2 }),
-      tfl.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
-  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+export function tfjsSeedModel(tfl: Tfl, spec: SeedSpec): TFL.Sequential {
+  const layer = (l: ReturnType<SeedSpec['seedLayers']>[number]) =>
+    l.type === 'flatten' ? tfl.layers.flatten(l.args) : l.type === 'dense' ? tfl.layers.dense(l.args) : tfl.layers.dropout(l.args);
+  const model = tfl.sequential({ layers: spec.seedLayers().map(layer) });
+  model.compile(spec.seedCompileArgs());
   return model;
 }
 
@@ -289,7 +277,7 @@ async function tfjs(a: ReturnType<typeof args>): Promise<Record<string, unknown>
   const d = await loadMnist();
   const train = tfjsData(tf, d.train.images.data as Uint8Array, d.train.labels.data as Uint8Array);
   const test = a.has('evaluate') ? tfjsData(tf, d.test.images.data as Uint8Array, d.test.labels.data as Uint8Array) : null;
-  const model = tfjsSeedModel(tfl);
+  const model = tfjsSeedModel(tfl, await import('../src/seed-spec.js'));
   if (warmup > 0) await tfjsFitSteps(tfl, model, train.x, train.y, batchSize, warmup);
   const c0 = cpuNow();
   const r = await tfjsFitSteps(tfl, model, train.x, train.y, batchSize, steps);

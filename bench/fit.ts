@@ -252,7 +252,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   say(`tfjs: ${tfjsLine}; tfjs-layers ${tfl.version_layers}`);
   const raw = await loadMnist();
   const tfTrain = tfjsData(tf, raw.train.images.data as Uint8Array, raw.train.labels.data as Uint8Array);
-  const tfModel = tfjsSeedModel(tfl);
+  const tfModel = tfjsSeedModel(tfl, lib);
   for (const bs of [32, 128]) await tfjsFitSteps(tfl, tfModel, tfTrain.x, tfTrain.y, bs, cfg.tfjsWarmup[bs]);
 
   const segs: Segment[] = [];

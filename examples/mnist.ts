@@ -1,7 +1,7 @@
 // The classic Keras MNIST program, line by line, on wasm-layers:
 //   npm run mnist            then   tensorboard --logdir logs
 // Options: --epochs N, --threads N, --batch-size N (defaults: 5 epochs, all cores, 32).
-import { backendInfo, callbacks, datasets, init, layers, sequential } from '../src/index.js';
+import { backendInfo, callbacks, datasets, init, seedModel } from '../src/index.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,12 +16,8 @@ const [[xTrain, yTrain], [xTest, yTest]] = await datasets.mnist.loadData();
 const x = xTrain.div(255);
 const xt = xTest.div(255);
 
-const model = sequential([
-  layers.flatten({ inputShape: [28, 28] }),
-  layers.dense({ units: 512, activation: 'relu' }),
-  layers.dropout({ rate: 0.2 }),
-  layers.dense({ units: 10, activation: 'softmax' }),
-]);
+// The seed model (src/seed-model.ts): flatten 28×28 → dense 512 relu → dropout 0.2 → dense 10 softmax
+const model = seedModel();
 model.summary();
 model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
 

@@ -20,4 +20,6 @@ export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFil
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';
 export * as tensorboard from './tensorboard/index.js';
 export * as datasets from './datasets.js';
+export { seedModel } from './seed-model.js';
+export { seedLayers, seedCompileArgs, type SeedLayer } from './seed-spec.js';
 export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './vis/fit-events.js';

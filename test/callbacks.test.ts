@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { eventFilesIn, points, readEventFile, type Point } from './helpers/tfevents-reader.js';
+import { bitwiseEqual } from './helpers/bits.js';
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
@@ -69,15 +70,6 @@ class Recorder extends Callback {
 
 function raw(m: Sequential): Float32Array[] {
   return m.getWeightsRaw();
-}
-
-function bitwiseEqual(a: Float32Array[], b: Float32Array[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-    const v = new Uint32Array(b[i].buffer, b[i].byteOffset, b[i].length);
-    return u.length === v.length && u.every((w, j) => w === v[j]);
-  });
 }
 
 let data: { x: Tensor; y: Tensor };

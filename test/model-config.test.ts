@@ -9,9 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { clearSession, Dense, Dropout, Flatten, init, layers, sequential } from '../src/index.js';
+import { Adam, clearSession, Dense, Dropout, Flatten, init, layers, optimizers, RMSprop, SGD, seedModel, sequential } from '../src/index.js';
 import { layerClass } from '../src/layer-config.js';
 import { keras3Config, parseTopology, tfjsTopology } from '../src/model/topology.js';
+import { compileArgsFrom, kerasCompileConfig } from '../src/model/training-config.js';
 
 const keras = JSON.parse(readFileSync(new URL('./fixtures/model-config/keras3.15-seed-config.json', import.meta.url), 'utf8'));
 
@@ -25,14 +26,9 @@ function comparable(x: unknown): unknown {
   return x;
 }
 
-function seedModel() {
+function builtSeedModel() {
   clearSession();
-  const m = sequential([
-    layers.flatten({ inputShape: [28, 28] }),
-    layers.dense({ units: 512, activation: 'relu' }),
-    layers.dropout({ rate: 0.2 }),
-    layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
+  const m = seedModel();
   m.build();
   return m;
 }
@@ -43,7 +39,7 @@ beforeAll(async () => {
 
 describe('Keras 3 configs', () => {
   it("the seed model's Keras 3 config is the one Keras 3.15 writes", () => {
-    const m = seedModel();
+    const m = builtSeedModel();
     expect(keras3Config(m)).toEqual(comparable(keras));
     m.dispose();
   });
@@ -102,6 +98,40 @@ describe('Keras 3 configs', () => {
       /dtype "mixed_float16" is not supported/,
     );
     expect(() => parseTopology(withEntry({ ...dense, class_name: 'Conv2D' }), 'k')).toThrow(/unknown layer class 'Conv2D' \(wasm-layers can load Dense, Dropout, Flatten and InputLayer\)/);
+  });
+});
+
+describe('Keras 3 compile configs', () => {
+  it("the seed program's compile_config is Keras 3.15's, and Keras' reads back as the same compile arguments", () => {
+    clearSession();
+    const m = seedModel({ compile: true });
+    const ours = kerasCompileConfig(m.compiled!) as { optimizer: { config: Record<string, unknown> } };
+    const theirs = keras.compile_config;
+    // Keras stores the learning rate as float32; we write the value given. Later-3.x options are left out.
+    expect(ours.optimizer.config.learning_rate).toBe(0.001);
+    expect(Math.fround(0.001)).toBe(theirs.optimizer.config.learning_rate);
+    const { learning_rate: _ours, ...oursRest } = ours.optimizer.config;
+    expect(theirs.optimizer.config).toMatchObject(oursRest);
+    expect({ ...ours, optimizer: { ...ours.optimizer, config: {} } }).toEqual({ ...theirs, optimizer: { ...theirs.optimizer, config: {} } });
+    m.dispose();
+
+    const args = compileArgsFrom(theirs);
+    expect(args.loss).toBe('sparse_categorical_crossentropy');
+    expect(args.metrics).toEqual(['accuracy']);
+    const adam = args.optimizer as Adam;
+    expect(adam).toBeInstanceOf(Adam);
+    expect([adam.learningRate, adam.beta1, adam.beta2, adam.epsilon]).toEqual([theirs.optimizer.config.learning_rate, 0.9, 0.999, 1e-7]);
+  });
+
+  it('round-trips SGD with momentum and RMSprop; refuses Keras options it does not implement', () => {
+    for (const o of [optimizers.sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true }), optimizers.rmsprop({ learningRate: 0.01, rho: 0.8, epsilon: 1e-6 })]) {
+      const cfg = kerasCompileConfig({ optimizer: o, loss: 'meanSquaredError', metrics: [] });
+      const back = compileArgsFrom(JSON.parse(JSON.stringify(cfg))).optimizer as SGD | RMSprop;
+      expect(back.constructor).toBe(o.constructor);
+      expect(back.getConfig()).toEqual(o.getConfig());
+    }
+    const amsgrad = { ...keras.compile_config, optimizer: { ...keras.compile_config.optimizer, config: { ...keras.compile_config.optimizer.config, amsgrad: true } } };
+    expect(() => compileArgsFrom(amsgrad)).toThrow(/amsgrad=true is not supported/);
   });
 });
 

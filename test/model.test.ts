@@ -22,6 +22,7 @@ import {
   init,
   layers,
   optimizers,
+  seedModel,
   sequential,
   setSeed,
   tensor,
@@ -36,6 +37,7 @@ import {
   type LossIdentifier,
 } from '../src/index.js';
 import { backend } from '../src/backend/backend.js';
+import { bitwiseEqual } from './helpers/bits.js';
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
@@ -89,15 +91,6 @@ function maxAbsDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
   return m;
 }
 
-function bitwiseEqual(a: Float32Array[], b: Float32Array[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-    const v = new Uint32Array(b[i].buffer, b[i].byteOffset, b[i].length);
-    return u.length === v.length && u.every((w, j) => w === v[j]);
-  });
-}
-
 /** Runs `f` with process.stdout.write captured (and isTTY forced when given). */
 async function captureStdout<T>(f: () => Promise<T>, isTTY?: boolean): Promise<{ out: string; result: T }> {
   const chunks: string[] = [];
@@ -147,15 +140,6 @@ beforeEach(() => {
   clearSession();
   setSeed(1234);
 });
-
-function seedModel(): Sequential {
-  return sequential([
-    layers.flatten({ inputShape: [28, 28] }),
-    layers.dense({ units: 512, activation: 'relu' }),
-    layers.dropout({ rate: 0.2 }),
-    layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
-}
 
 // ---------------------------------------------------------------------------------------------------
 

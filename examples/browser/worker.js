@@ -7,7 +7,7 @@
 //                  'trainEnd' | 'evaluation' | 'model' | 'prediction' | 'artifacts' | 'tensorboard' | 'error', … }
 // Training logs are posted as they happen; the page feeds them to the charts.
 /* global self, performance, AbortController */
-import { Callback, FitEventsCallback, backendInfo, callbacks, datasets, init, layers, loadModel, saveModel, sequential, setSeed, tensor } from '../../dist/index.js';
+import { Callback, FitEventsCallback, backendInfo, callbacks, datasets, init, loadModel, saveModel, seedModel, setSeed, tensor } from '../../dist/index.js';
 import { deleteModel, getModel, putModel } from './store.js';
 
 const MNIST = {
@@ -45,17 +45,6 @@ function firstSamples(t, n) {
   if (n >= t.shape[0]) return t;
   const per = t.size / t.shape[0];
   return tensor(t.dataSync().subarray(0, n * per), [n, ...t.shape.slice(1)], 'uint8');
-}
-
-function seedModel() {
-  const m = sequential([
-    layers.flatten({ inputShape: [28, 28] }),
-    layers.dense({ units: 512, activation: 'relu' }),
-    layers.dropout({ rate: 0.2 }),
-    layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
-  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  return m;
 }
 
 /** Posts every batch's and epoch's logs for the progress line and the epoch table (the charts get FitEvents). */
@@ -113,7 +102,7 @@ async function train({ epochs, samples, batchSize, val, mnistBase }) {
   const yt = firstSamples(d.yTest, val);
   const x = xs.div(255); // stays uint8 in memory, scaled when read
   const xt = xts.div(255);
-  const m = seedModel();
+  const m = seedModel({ compile: true }); // flatten 28×28 → dense 512 relu → dropout 0.2 → dense 10 softmax, Adam
   model?.dispose();
   model = m; // predictions during training use the weights as they are
   post({ type: 'model', source: 'training', params: m.countParams() });

@@ -1,8 +1,9 @@
 /**
- * The training config of a saved model (`trainingConfig` in model.json): the compile arguments (loss,
- * metrics, optimizer) in the form tfjs-layers writes, and read back from tfjs' or Keras' forms.
+ * The training config of a saved model: the compile arguments (loss, metrics, optimizer) in the form
+ * tfjs-layers writes (`trainingConfig` in model.json) or Keras 3 writes (`compile_config` in a .keras
+ * file's config.json), and read back from tfjs' or Keras' (2 or 3) forms.
  */
-import { isObject, pick } from '../layer-config.js';
+import { isObject, kerasObject, pick } from '../layer-config.js';
 import { Adam, RMSprop, SGD, type Optimizer } from '../optimizers.js';
 import type { TrainingConfig } from './artifacts.js';
 import type { CompileArgs, Compiled } from './compile.js';
@@ -32,7 +33,37 @@ export function trainingConfigOf(compiled: Compiled): TrainingConfig {
   };
 }
 
-export function optimizerFrom(oc: unknown): Optimizer {
+/**
+ * Keras 3's serialisation of the optimizer (its class names and snake_case keys). Options Keras added in
+ * later 3.x releases are left to their defaults, so that every Keras 3 version reads it.
+ */
+export function kerasOptimizerConfig(o: Optimizer): Record<string, unknown> {
+  const cfg = (className: string, config: Record<string, unknown>) => kerasObject('keras.optimizers', className, config);
+  if (o instanceof Adam) return cfg('Adam', { name: 'adam', learning_rate: o.learningRate, beta_1: o.beta1, beta_2: o.beta2, epsilon: o.epsilon, amsgrad: false });
+  if (o instanceof RMSprop) return cfg('RMSprop', { name: 'rmsprop', learning_rate: o.learningRate, rho: o.rho, momentum: 0, epsilon: o.epsilon, centered: false });
+  if (o instanceof SGD) return cfg('SGD', { name: 'SGD', learning_rate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov });
+  const { name: _name, ...rest } = o.getConfig();
+  return cfg(o.className, Object.fromEntries(Object.entries(rest).map(([k, v]) => [camelToSnake(k), v])));
+}
+
+/** Keras 3's `compile_config` for a compiled model. */
+export function kerasCompileConfig(compiled: Compiled): Record<string, unknown> {
+  const { loss, metrics } = trainingConfigOf(compiled);
+  return {
+    optimizer: kerasOptimizerConfig(compiled.optimizer),
+    loss,
+    loss_weights: null,
+    metrics,
+    weighted_metrics: null,
+    run_eagerly: false,
+    steps_per_execution: 1,
+    jit_compile: false,
+  };
+}
+
+/** An optimizer from tfjs' optimizer_config, Keras 2's or Keras 3's optimizer config, or a bare class name. */
+export function optimizerFrom(config: unknown): Optimizer {
+  const oc = typeof config === 'string' ? { class_name: config, config: {} } : config;
   if (!isObject(oc)) throw new Error(`optimizer_config must be { class_name, config }, got ${JSON.stringify(oc)}`);
   const cls = String(oc.class_name ?? oc.className ?? '');
   const c = (isObject(oc.config) ? oc.config : {}) as Record<string, unknown>;
@@ -81,6 +112,7 @@ function metricName(m: unknown): string[] {
   throw new Error(`unsupported metric ${JSON.stringify(m)}`);
 }
 
+/** Compile arguments from model.json's trainingConfig (tfjs, Keras 2) or a .keras file's compile_config (Keras 3). */
 export function compileArgsFrom(tc: unknown): CompileArgs {
   if (!isObject(tc)) throw new Error(`trainingConfig must be an object, got ${JSON.stringify(tc)}`);
   for (const k of ['weighted_metrics', 'loss_weights', 'sample_weight_mode'])
@@ -99,5 +131,5 @@ export function compileArgsFrom(tc: unknown): CompileArgs {
   if (typeof loss !== 'string') throw new Error(`the loss must be a name, got ${JSON.stringify(tc.loss)}`);
   const metrics = tc.metrics === undefined || tc.metrics === null ? [] : metricName(tc.metrics);
   // names from a file: compile() checks them and names the valid ones when it refuses one
-  return { optimizer: optimizerFrom(tc.optimizer_config), loss: loss as LossIdentifier, metrics: metrics as MetricIdentifier[] };
+  return { optimizer: optimizerFrom(tc.optimizer_config ?? tc.optimizer), loss: loss as LossIdentifier, metrics: metrics as MetricIdentifier[] };
 }

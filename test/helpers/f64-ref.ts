@@ -3,6 +3,7 @@
  * formulas in their doc comments, for the tests: kernel results (float32) are compared with these on the
  * same float32 inputs, and the gradient checks differentiate them numerically.
  */
+import type { LossName } from '../../src/losses.js';
 
 export type LayoutName = 'NN' | 'NT' | 'TN';
 
@@ -102,7 +103,7 @@ export function sigmoidF64(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }
 
-export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError' | 'binaryCrossentropy';
+export type { LossName };
 
 export interface LossSpec {
   kind: LossName;

@@ -157,7 +157,8 @@ export function mul(x: ArrayLike<number>, m: ArrayLike<number>, reference = fals
   }, reference);
 }
 
-export type LossName = keyof typeof LossKind;
+export type { LossName } from '../../src/losses.js';
+import type { LossName } from '../../src/losses.js';
 
 export interface LossArgs {
   kind: LossName;

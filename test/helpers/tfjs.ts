@@ -13,6 +13,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
+import type { LossName } from '../../src/losses.js';
+import { mulberry32 } from './rand.js';
 
 export type TF = typeof tf;
 
@@ -45,9 +47,9 @@ export function tfjsWasm(): Promise<TF> {
  * (tfjs-layers does not export its `losses` module, and its `metrics` lack sparseCategoricalCrossentropy,
  * so we take the functions from a compiled one-layer model). Returns per-row losses ([rows]).
  */
-export type KerasLossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError' | 'binaryCrossentropy';
+export type { LossName as KerasLossName } from '../../src/losses.js';
 
-export async function tfjsLayersLoss(name: KerasLossName): Promise<(yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor> {
+export async function tfjsLayersLoss(name: LossName): Promise<(yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor> {
   await tfjsWasm();
   const input = tfl.input({ shape: [1] });
   const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
@@ -57,17 +59,8 @@ export async function tfjsLayersLoss(name: KerasLossName): Promise<(yTrue: tf.Te
   return fn;
 }
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)), so every run sees the same inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (uniform in [0, 1)), so every run sees the same inputs. */
+export const rng = mulberry32;
 
 /** Float32 data from a seeded generator. */
 export function uniform(r: () => number, n: number, lo = -1, hi = 1): Float32Array {

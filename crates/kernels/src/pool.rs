@@ -113,6 +113,7 @@ fn stopped() -> Option<Stop> {
 #[cfg(target_feature = "atomics")]
 fn sleep_on(word: &AtomicU32, val: u32) {
     // Bounded sleep so that a FAILED/ABORT raised without a notify is still seen.
+    // SAFETY: `word` is an aligned AtomicU32 of CTRL in linear memory; waiting on it reads nothing else.
     unsafe {
         core::arch::wasm32::memory_atomic_wait32(word.as_ptr() as *mut i32, val as i32, 2_000_000);
     }
@@ -122,6 +123,7 @@ fn sleep_on(_: &AtomicU32, _: u32) {}
 
 #[cfg(target_feature = "atomics")]
 fn wake_all(word: &AtomicU32) {
+    // SAFETY: `word` is an aligned AtomicU32 of CTRL in linear memory; notify writes nothing.
     unsafe {
         core::arch::wasm32::memory_atomic_notify(word.as_ptr() as *mut i32, u32::MAX);
     }
@@ -259,6 +261,7 @@ pub fn run_job(kind: u32, a: u32, b: u32, total: u32, f: JobFn) -> Result<(), St
         CTRL.epoch.store(epoch, SeqCst);
     }
     let mut w = Worker { tid: 0, epoch, total, tag };
+    // SAFETY: the caller passes a job function with the arguments it expects (a validated program).
     let r = unsafe { f(kind, a, b, &mut w) };
     // Tiles claimed by others may still be running (they finish them even if this thread stopped).
     let end = w.wait_done(total);
@@ -311,9 +314,12 @@ pub extern "C" fn wl_worker_main(tid: u32) {
         if f == 0 {
             continue;
         }
+        // SAFETY: JOB_FN only ever holds a `JobFn` stored by run_job (0 meaning none), read back as that type.
         let f: JobFn = unsafe { core::mem::transmute(f as usize) };
         let mut w = Worker { tid, epoch: seen, total, tag: (seen as u64) << 32 };
         // A stop (failure elsewhere, abort) ends this thread's part; the caller reports it.
+        // SAFETY: the job's arguments were published with it; a worker that read a later job's fields
+        // fails its claims (the epoch tag) and leaves without touching them.
         let _ = unsafe { f(kind, a, b, &mut w) };
     }
 }
