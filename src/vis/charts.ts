@@ -70,7 +70,7 @@ export function formatNumber(v: number | null | undefined): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
+  if (a !== 0 && (a < 1e-4 || a >= 1e6)) return Number(v.toPrecision(4)).toExponential();
   return Number(v.toPrecision(5)).toString();
 }
 
@@ -163,7 +163,8 @@ export class ScalarChart {
       height: opts.height ?? 240,
       maxPoints: opts.maxPoints,
     };
-    this.root = el('div', { class: 'wl-card wl-scalar' });
+    // As wide as the chart: a long legend wraps instead of widening the card.
+    this.root = el('div', { class: 'wl-card wl-scalar', style: `width:${this.opts.width}px` });
     if (this.opts.title) this.root.dataset.tag = this.opts.title;
     const h = el('h3', {}, this.opts.title);
     this.sub = el('div', { class: 'wl-sub' });
@@ -183,6 +184,7 @@ export class ScalarChart {
 
   setOptions(opts: Partial<Pick<ScalarChartOptions, 'smoothing' | 'xAxis' | 'logScale' | 'width' | 'height'>>): void {
     Object.assign(this.opts, opts);
+    this.root.style.width = `${this.opts.width}px`;
     this.render();
   }
 
@@ -245,8 +247,13 @@ export class ScalarChart {
       series.push({ label: `${d.run} (raw)`, stroke: smoothing > 0 ? d.color + '55' : d.color, width: smoothing > 0 ? 1 : 1.5, spanGaps: true, points: { show: false } });
       series.push({ label: d.run, stroke: d.color, width: 1.5, spanGaps: true, show: smoothing > 0, points: { show: false } });
     }
+    // Steps are integers: no 0.5 ticks between epochs.
     const xValues =
-      xAxis === 'relative' ? (_u: uPlot, splits: number[]) => splits.map((v) => formatDuration(v)) : undefined;
+      xAxis === 'relative'
+        ? (_u: uPlot, splits: number[]) => splits.map((v) => formatDuration(v))
+        : xAxis === 'step'
+          ? (_u: uPlot, splits: number[]) => splits.map((v) => (Number.isInteger(v) ? v.toLocaleString('en-US') : ''))
+          : undefined;
     const opts: uPlot.Options = {
       width,
       height,
@@ -336,6 +343,7 @@ export interface HistogramChartOptions {
 function card(container: HTMLElement, cls: string, title: string, header?: HTMLElement): { root: HTMLDivElement; sub: HTMLDivElement; host: HTMLDivElement } {
   ensureStyles(container.ownerDocument);
   const root = el('div', { class: `wl-card ${cls}` });
+  root.style.maxWidth = '720px';
   const sub = el('div', { class: 'wl-sub' });
   const host = el('div');
   root.append(el('h3', {}, title), sub);

@@ -80,7 +80,7 @@ type Tab = 'scalars' | 'histograms' | 'distributions' | 'model';
 const BOARD_CSS = `
 .wl-board{display:flex;font:13px system-ui,sans-serif;color:#222;min-height:100vh;background:#f5f5f5}
 .wl-side{width:250px;flex:none;background:#fff;border-right:1px solid #ddd;padding:10px;box-sizing:border-box;overflow:auto;max-height:100vh;position:sticky;top:0}
-.wl-side h2{font-size:15px;margin:0 0 8px}
+.wl-side h2{font-size:15px;margin:0 0 8px;word-break:break-all}
 .wl-side h4{font-size:12px;margin:12px 0 4px;color:#555;text-transform:uppercase;letter-spacing:.04em}
 .wl-side label{display:block;margin:2px 0;cursor:pointer;word-break:break-all}
 .wl-side input[type=text]{width:100%;box-sizing:border-box}
@@ -246,7 +246,7 @@ export class Dashboard {
   /** Asks the source for changes and redraws what changed. Concurrent calls share one refresh. */
   refresh(): Promise<void> {
     if (!this.refreshing)
-      this.refreshing = this.doRefresh()
+      this.refreshing = this.track(this.doRefresh())
         .catch((e) => {
           this.status.textContent = `Cannot reach the data: ${(e as Error).message}`;
         })
@@ -324,15 +324,26 @@ export class Dashboard {
     return [...tags].filter((t) => !re || re.test(t)).sort();
   }
 
+  private busy = 0;
+
+  /** Marks the dashboard busy (`data-busy`) while `work` runs, so a test or script can wait for the redraw. */
+  private track(work: Promise<void>): Promise<void> {
+    this.busy++;
+    this.root.dataset.busy = '1';
+    return work.finally(() => {
+      if (--this.busy === 0) delete this.root.dataset.busy;
+    });
+  }
+
   private renderPanel(): void {
     for (const c of this.scalarCharts.values()) c.destroy();
     this.scalarCharts.clear();
     for (const v of this.histViews) v.destroy();
     this.histViews = [];
     this.panel.textContent = '';
-    if (this.tab === 'scalars') void this.updateScalars(null);
-    else if (this.tab === 'model') void this.renderModels();
-    else void this.renderHistograms(this.tab);
+    if (this.tab === 'scalars') void this.track(this.updateScalars(null));
+    else if (this.tab === 'model') void this.track(this.renderModels());
+    else void this.track(this.renderHistograms(this.tab));
   }
 
   private downloadLinks(tag: string): HTMLElement {

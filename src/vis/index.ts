@@ -8,3 +8,4 @@ export { FitEventsCallback, type FitEvent, type FitEventsOptions } from './fit-e
 export { Dashboard, mountDashboard, memorySource, httpSource, scalarColumns, scalarsCsv, runInfo, type BoardSource, type RunInfo, type ScalarColumns, type DashboardOptions, type RunDataLike } from './dashboard.js';
 export { smoothTensorBoard, compressHistogram, rebin, decimate, argmaxRows, confusionMatrix, perClassAccuracy, NORMAL_HISTOGRAM_BPS, type Bucket } from './math.js';
 export { summarizeKerasModel, type ModelSummary, type LayerRow } from './keras-model.js';
+export { openRunFiles, type RunFile } from './files.js';
