@@ -7,7 +7,8 @@ export { Layer, Dense, Dropout, Flatten, clearSession, type ActivationName } fro
 export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs } from './model/sequential.js';
 export type { LossIdentifier, MetricIdentifier } from './losses.js';
 export type { OptimizerName } from './names.js';
-export { loadModel, saveModel, type SaveDestination, type SaveResult, type LoadSource, type LoadOptions, type ModelJSON, type MemoryArtifacts, type ModelArtifacts, type IOHandlerLike, type WeightSpec } from './model/io.js';
+export { loadModel, saveModel, kerasBytes, type KerasSaveResult, type KerasSource, type KerasPath } from './model/files.js';
+export { type SaveDestination, type SaveResult, type LoadSource, type LoadOptions, type ModelJSON, type MemoryArtifacts, type ModelArtifacts, type IOHandlerLike, type WeightSpec } from './model/io.js';
 export * as optimizers from './optimizers-api.js';
 export { Optimizer, Adam, SGD, RMSprop } from './optimizers.js';
 export * as callbacks from './callbacks/index.js';

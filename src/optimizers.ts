@@ -76,6 +76,26 @@ export abstract class Optimizer {
     };
   }
 
+  /** How many state buffers each parameter has (Adam: m and v; SGD with momentum: one; plain SGD: none). */
+  get stateSize(): number {
+    return this.slotCount();
+  }
+
+  /** Replaces a parameter's state (a loaded checkpoint), creating its buffers if it has none yet. */
+  setState(key: number, values: readonly Float32Array[], b?: Backend): void {
+    if (values.length !== this.slotCount()) throw new Error(`${this.className}: a parameter has ${this.slotCount()} state buffers, got ${values.length}`);
+    let s = this.state.get(key);
+    if (s && s.some((t, i) => t.size !== values[i].length)) {
+      this.dispose([key]);
+      s = undefined;
+    }
+    if (!s) {
+      s = values.map((v) => Tensor.alloc([v.length], 'float32', b));
+      this.state.set(key, s);
+    }
+    s.forEach((t, i) => (t.storageView() as Float32Array).set(values[i]));
+  }
+
   /** State tensors (for tests and serialisation), in parameter order. */
   getState(key: number): Float32Array[] {
     return (this.state.get(key) ?? []).map((t) => t.dataSync() as Float32Array);

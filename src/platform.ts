@@ -148,3 +148,39 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 export function bytesOf(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
+
+/**
+ * Replaces a file atomically: the bytes go to a temporary file in the target's directory, are flushed to
+ * disk (fsync) and renamed over the target, then the directory is flushed so that the rename itself
+ * survives a crash. Readers see the old file or the complete new one, never a torn one; a failed write
+ * leaves the old file as it was and no temporary file behind.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const { fs, path } = await requireNode(`writing ${file}`);
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+  let handle: Awaited<ReturnType<FsPromises['open']>> | undefined;
+  try {
+    handle = await fs.open(tmp, 'wx');
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await handle?.close().catch(() => {});
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
+  // Some platforms cannot fsync a directory (EISDIR, EPERM on Windows); the file is complete either way.
+  try {
+    const d = await fs.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}

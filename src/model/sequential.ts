@@ -10,6 +10,7 @@ import { Layer, uniqueName } from '../layers.js';
 import type { Optimizer } from '../optimizers.js';
 import type { Tensor, TensorLike } from '../tensor.js';
 import type { SaveDestination, SaveResult } from './artifacts.js';
+import type { KerasSaveResult } from './keras-save.js';
 import { compiledFor, parseCompileArgs, type CompileArgs, type Compiled } from './compile.js';
 import { evaluate, predict, type EvaluateArgs } from './inference.js';
 import { IndexBuffers, type Input } from './inputs.js';
@@ -226,8 +227,14 @@ export class Sequential implements CallbackModel {
     this.disposed = true;
   }
 
-  /** Saves the model in tfjs-layers' format (a directory, 'memory' or a tfjs IOHandler): see saveModel in io.ts. */
-  save(destination: SaveDestination): Promise<SaveResult> {
+  /**
+   * Saves the model: to `'….keras'` in Keras 3's format (keras-save.ts, loaded on first use), else in
+   * tfjs-layers' format (a directory, 'memory' or a tfjs IOHandler: see saveModel in io.ts).
+   */
+  save(destination: `${string}.keras`): Promise<KerasSaveResult>;
+  save(destination: SaveDestination): Promise<SaveResult>;
+  async save(destination: SaveDestination): Promise<SaveResult | KerasSaveResult> {
+    if (typeof destination === 'string' && /\.keras$/i.test(destination)) return (await import('./keras-save.js')).saveKeras(this, destination);
     return writeModel(this, destination);
   }
 }

@@ -74,7 +74,7 @@ export function optimizerFrom(config: unknown): Optimizer {
   };
   const learningRate = num(pick(c, 'learningRate', 'learning_rate', 'lr'), 'learning rate');
   // Keras options this library does not implement: refuse rather than train differently.
-  for (const k of ['amsgrad', 'centered', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema']) {
+  for (const k of ['amsgrad', 'centered', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema', 'loss_scale_factor', 'gradient_accumulation_steps']) {
     const v = c[k];
     if (v !== undefined && v !== null && v !== false && v !== 0) throw new Error(`${cls} option ${k}=${JSON.stringify(v)} is not supported`);
   }
