@@ -7,13 +7,16 @@
  *  - TypeScript consumers with `skipLibCheck: false`: Node (nodenext, node16; no DOM lib) and browser (bundler
  *    resolution; DOM lib, no @types/node), including that a misspelt loss name does not compile;
  *  - a Vite app: `vite build` prints no warning; the built app trains in headless Chromium in the page and in a
- *    module Worker, with cross-origin isolation (threads) and without (one thread and the reason).
+ *    module Worker, with cross-origin isolation (threads) and without (one thread and the reason), and loads
+ *    gzipped IDX files from a URL relative to the page without a failed request.
  * Ends with the line "N passed, N failed". Run: `node scripts/test-packaging.mjs [--keep]` (part of `.ci/run`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
+import { Buffer } from 'node:buffer';
+import { gzipSync } from 'node:zlib';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,7 +75,7 @@ log(`packaging tests in ${work}`);
 
 let tarball = '';
 await check('npm pack builds a tarball', () => {
-  run('npm', ['run', 'build'], { cwd: ROOT, timeout: 600_000 });
+  run('npm', ['run', 'prepack'], { cwd: ROOT, timeout: 600_000 }); // a clean dist/: no stale files from moved sources
   const out = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT }).stdout;
   const info = JSON.parse(out)[0];
   tarball = join(work, info.filename);
@@ -166,6 +169,9 @@ ${TRAIN_JS('').replace(/^/gm, '  ').replace("console.log(JSON.stringify({", 'ret
 try {
   await wl.init();
   out.page = await train();
+  // MNIST-like IDX files under a URL relative to the page, gzipped only: one request per file, no 404 to log
+  const [[xs, ys], [xt, yt]] = await wl.datasets.mnist.loadData('data/mnist/');
+  out.mnist = [xs.shape, ys.shape, xt.shape, yt.shape, Array.from(ys.dataSync())];
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   out.worker = await new Promise((res, rej) => { w.onmessage = (e) => res(e.data); w.onerror = (e) => rej(new Error(e.message)); });
 } catch (e) { out.error = String(e && e.stack || e); }
@@ -183,6 +189,20 @@ await check('vite build of an app that uses the package prints no warning', () =
   mkdirSync(viteDir, { recursive: true });
   writeFileSync(join(viteDir, 'index.html'), '<!doctype html><html><head><title>loading</title><link rel="icon" href="data:,"></head><body><script type="module" src="./main.js"></script></body></html>\n');
   writeFileSync(join(viteDir, 'main.js'), VITE_MAIN);
+  // Vite copies public/ as it is: four tiny IDX files, gzipped, as a site would serve MNIST
+  const mnistDir = join(viteDir, 'public/data/mnist');
+  mkdirSync(mnistDir, { recursive: true });
+  const idx = (dims, data) => {
+    const h = Buffer.alloc(4 + 4 * dims.length);
+    h[2] = 0x08;
+    h[3] = dims.length;
+    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
+    return gzipSync(Buffer.concat([h, Buffer.from(data)]));
+  };
+  writeFileSync(join(mnistDir, 'train-images-idx3-ubyte.gz'), idx([3, 28, 28], new Uint8Array(3 * 784).fill(7)));
+  writeFileSync(join(mnistDir, 'train-labels-idx1-ubyte.gz'), idx([3], [1, 2, 3]));
+  writeFileSync(join(mnistDir, 't10k-images-idx3-ubyte.gz'), idx([2, 28, 28], new Uint8Array(2 * 784)));
+  writeFileSync(join(mnistDir, 't10k-labels-idx1-ubyte.gz'), idx([2], [4, 5]));
   writeFileSync(join(viteDir, 'worker.js'), VITE_WORKER);
   // chunkSizeWarningLimit: the lazily loaded chunk of h5wasm (HDF5 for .keras files, ~4 MB with its wasm
   // inlined) is fetched only when a .keras file is touched; apps set the same limit (README, Keras files).
@@ -225,10 +245,12 @@ if (!existsSync(CHROMIUM)) {
         const errors = [];
         page.on('pageerror', (e) => errors.push(e.message));
         page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+        page.on('response', (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()} ${r.url()}`));
         await page.goto(`http://127.0.0.1:${server.address().port}/`);
         await page.waitForFunction(() => globalThis.document.title === 'done', null, { timeout: 90_000 });
         const out = JSON.parse(await page.evaluate(() => globalThis.document.body.textContent));
         assert(!out.error, `the app failed: ${out.error}`);
+        assert(JSON.stringify(out.mnist) === JSON.stringify([[3, 28, 28], [3], [2, 28, 28], [2], [1, 2, 3]]), `MNIST from a relative URL: ${JSON.stringify(out.mnist)}`);
         for (const where of ['page', 'worker']) {
           const r = out[where];
           assert(r && !r.error, `${where}: ${r?.error ?? 'no result'}`);
