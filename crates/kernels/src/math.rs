@@ -48,8 +48,11 @@ pub fn exp4(x0: v128) -> v128 {
     }
     let y = f32x4_add(f32x4_add(f32x4_mul(y, f32x4_mul(r, r)), r), f32x4_splat(1.0));
     let e = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23);
-    // lanes below EXP_LO → +0 (a NaN lane compares false and stays NaN)
-    v128_andnot(f32x4_mul(y, e), f32x4_lt(x0, f32x4_splat(EXP_LO)))
+    // lanes below EXP_LO → +0
+    let r = v128_andnot(f32x4_mul(y, e), f32x4_lt(x0, f32x4_splat(EXP_LO)));
+    // A NaN lane stays NaN explicitly: with relaxed SIMD enabled the compiler may lower the pmin/pmax clamp
+    // above to min/max instructions that return the bound for NaN (sigmoid(NaN) came out 4e-39 on Node 24).
+    v128_bitselect(x0, r, f32x4_ne(x0, x0))
 }
 
 /// Natural log for x > 0 (callers clip away 0 and negatives).
