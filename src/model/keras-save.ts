@@ -11,6 +11,7 @@ import { writeH5, type H5GroupSpec } from './keras-h5.js';
 import type { SavableModel } from './save.js';
 import { keras3Config } from './topology.js';
 import type { Compiled } from './compile.js';
+import { KERAS3_OPTIMIZER_OPTIONS } from './training-config.js';
 
 export interface KerasSaveResult {
   /** The `.keras` file's bytes. */
@@ -23,15 +24,7 @@ function optimizerConfig(o: Optimizer): Record<string, unknown> {
   const common = {
     name: kerasOptimizerName(o),
     learning_rate: Math.fround(o.learningRate),
-    weight_decay: null,
-    clipnorm: null,
-    global_clipnorm: null,
-    clipvalue: null,
-    use_ema: false,
-    ema_momentum: 0.99,
-    ema_overwrite_frequency: null,
-    loss_scale_factor: null,
-    gradient_accumulation_steps: null,
+    ...KERAS3_OPTIMIZER_OPTIONS,
   };
   let config: Record<string, unknown>;
   if (o instanceof Adam) config = { ...common, beta_1: o.beta1, beta_2: o.beta2, epsilon: o.epsilon, amsgrad: false };

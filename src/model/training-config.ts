@@ -46,6 +46,19 @@ export function kerasOptimizerConfig(o: Optimizer): Record<string, unknown> {
   return cfg(o.className, Object.fromEntries(Object.entries(rest).map(([k, v]) => [camelToSnake(k), v])));
 }
 
+/** The options every Keras 3 optimizer serialises, at their defaults (which is all we support). */
+export const KERAS3_OPTIMIZER_OPTIONS = Object.freeze({
+  weight_decay: null,
+  clipnorm: null,
+  global_clipnorm: null,
+  clipvalue: null,
+  use_ema: false,
+  ema_momentum: 0.99,
+  ema_overwrite_frequency: null,
+  loss_scale_factor: null,
+  gradient_accumulation_steps: null,
+});
+
 /** Keras 3's `compile_config` for a compiled model. */
 export function kerasCompileConfig(compiled: Compiled): Record<string, unknown> {
   const { loss, metrics } = trainingConfigOf(compiled);

@@ -3,6 +3,7 @@
  * optimizer in Keras 3's serialisation plus the loss and metrics. The architecture part of the config comes
  * from src/model/topology.ts (`keras3Config`).
  */
+import { KERAS3_OPTIMIZER_OPTIONS } from '../model/training-config.js';
 
 export interface CompileDescription {
   optimizer?: { readonly className?: string; getConfig?(): Record<string, unknown> };
@@ -22,15 +23,7 @@ export function keras3OptimizerConfig(o: NonNullable<CompileDescription['optimiz
     name: snake(cls).replace(/^_/, ''),
     // Keras holds the learning rate in a float32 variable and serialises its value.
     learning_rate: typeof lr === 'number' ? Math.fround(lr) : lr,
-    weight_decay: null,
-    clipnorm: null,
-    global_clipnorm: null,
-    clipvalue: null,
-    use_ema: false,
-    ema_momentum: 0.99,
-    ema_overwrite_frequency: null,
-    loss_scale_factor: null,
-    gradient_accumulation_steps: null,
+    ...KERAS3_OPTIMIZER_OPTIONS,
   };
   for (const [k, v] of Object.entries(own)) {
     if (k === 'name' || k === 'learningRate') continue;
