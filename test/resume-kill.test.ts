@@ -3,8 +3,9 @@
  * followed by a restart of the same program, end with weights (and Adam's state) bitwise equal to a run that
  * was never interrupted, with 1 and 2 threads. The child (helpers/resume-child.ts) is a real fit with dropout,
  * shuffling and a validation split, backing up every 3 batches, so kills land mid-epoch and mid-backup.
- * Kill moments are seeded; how far each run gets before its kill depends on the machine, which is the point:
- * any moment must do.
+ * Kill moments are seeded: run k is killed a random 0–15 ms after its n-th batch (n random in 0..22; the
+ * batches of a run are 45 per epoch, 135 in all), so kills walk through the three epochs whatever the
+ * machine's speed, and land inside steps, inside backups being written, or before the first backup.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -23,20 +24,21 @@ interface Run {
   lines: string[];
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** ms from `started` to exit (runs not killed). */
-  trainMs: number;
 }
 
-/** Runs the child; with `killAfter`, SIGKILLs it that many ms after it prints `started`. */
-function runChild(dir: string, threads: number, opts: { plain?: boolean; killAfter?: number } = {}): Promise<Run> {
+/** Runs the child; with `kill`, SIGKILLs it `ms` after its `batches`-th batch (0: after it starts training). */
+function runChild(dir: string, threads: number, opts: { plain?: boolean; kill?: { batches: number; ms: number } } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const args = ['--import', 'tsx', CHILD, dir, String(threads), ...(opts.plain ? ['plain'] : [])];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     let buf = '';
     let stderr = '';
-    let startedAt = 0;
+    let batches = 0;
     let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (opts.kill && !timer) timer = setTimeout(() => child.kill('SIGKILL'), opts.kill.ms);
+    };
     const limit = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -46,9 +48,9 @@ function runChild(dir: string, threads: number, opts: { plain?: boolean; killAft
         buf = buf.slice(i + 1);
         lines.push(line);
         if (line === 'started') {
-          startedAt = performance.now();
-          if (opts.killAfter !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), opts.killAfter);
+          if (opts.kill?.batches === 0) arm();
         }
+        if (line === 'b' && ++batches === opts.kill?.batches) arm();
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -57,7 +59,7 @@ function runChild(dir: string, threads: number, opts: { plain?: boolean; killAft
       clearTimeout(limit);
       if (timer) clearTimeout(timer);
       if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`child failed (${code ?? signal}): ${stderr}`));
-      else resolve({ lines, code, signal, trainMs: startedAt ? performance.now() - startedAt : 0 });
+      else resolve({ lines, code, signal });
     });
   });
 }
@@ -66,22 +68,18 @@ const doneHash = (r: Run) => r.lines.find((l) => l.startsWith('done '))?.slice(5
 
 /** Ten kills at seeded moments, each followed by a restart, then a last run to the end; returns its hash. */
 async function killSeries(threads: number): Promise<{ reference: string; final: string; resumedFrom: string[] }> {
-  // Unbroken, with the callback: the reference bits, and how long training takes with backups (fsyncs).
+  // Unbroken, with the callback: the reference bits.
   const whole = await runChild(join(work, `whole-${threads}`), threads);
   const reference = doneHash(whole);
   expect(reference, `threads ${threads}: ${whole.lines.join(' | ')}`).toMatch(/^[0-9a-f]{64}$/);
 
   const dir = join(work, `backup-${threads}`);
   const rng = new Rng(1000 + threads);
-  // Ten moments spread over that training time, sorted; run k is killed the gap between moments k-1 and k
-  // after it starts training, so the kills fall ever later in the run (a restart loses what came after the
-  // last backup; some kills land before the first backup, some inside a backup being written).
-  const moments = Array.from({ length: 10 }, () => rng.next() * 0.95 * whole.trainMs).sort((a, b) => a - b);
   const resumedFrom: string[] = [];
   let kills = 0;
   for (let runs = 0; kills < 10; runs++) {
     expect(runs, `threads ${threads}: too many runs ended before their kill`).toBeLessThan(30);
-    const r = await runChild(dir, threads, { killAfter: Math.floor(moments[kills] - (kills ? moments[kills - 1] : 0)) });
+    const r = await runChild(dir, threads, { kill: { batches: rng.u32() % 23, ms: rng.u32() % 16 } });
     resumedFrom.push(r.lines.find((l) => l.startsWith('resume '))!.slice(7));
     if (r.signal === 'SIGKILL') kills++;
     else expect(doneHash(r), `threads ${threads}: a run that finished before its kill`).toBe(reference); // then the next starts over

@@ -308,6 +308,32 @@ describe('saving with the optimizer, then training on', () => {
     expect(bitwiseEqual(got, want)).toBe(false);
   });
 
+  it('tfjs-layers reads our optimizer state, and we read its own (Adam: iter, m, v)', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    const tfl = await import('@tensorflow/tfjs-layers');
+    const m = program('adam', 0);
+    await m.fit(data.x, data.y, { epochs: 1, batchSize: 50, verbose: 0 });
+    const r = await m.save('memory', { includeOptimizer: true });
+    const art = { modelTopology: r.modelJson.modelTopology, weightSpecs: r.modelJson.weightsManifest[0].weights, weightData: r.weightData, trainingConfig: r.modelJson.trainingConfig };
+    const t = await tfl.loadLayersModel(tf.io.fromMemory(art as never));
+    const tw = await t.optimizer.getWeights();
+    expect(tw.map((w) => w.name)).toEqual(r.modelJson.weightsManifest[0].weights.filter((w) => w.group === 'optimizer').map((w) => w.name));
+    expect(tw[0].tensor.dataSync()[0]).toBe(4);
+    const ours = m.layers.flatMap((l) => l.weights.map((w) => m.optimizer!.getState(w.tensor.id)));
+    tw.slice(1, 5).forEach((w, i) => expect(bitwiseEqual([w.tensor.dataSync() as Float32Array], [ours[i][0]])).toBe(true));
+    tw.slice(5).forEach((w, i) => expect(bitwiseEqual([w.tensor.dataSync() as Float32Array], [ours[i][1]])).toBe(true));
+    // Back: what tfjs saves with includeOptimizer loads into our optimizer.
+    let back: unknown;
+    await t.save(tf.io.withSaveHandler(async (a) => ((back = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+    const again = await loadModel(back as never);
+    expect(again.optimizer!.iterations).toBe(4);
+    expect(bitwiseEqual(state(again), state(m))).toBe(true);
+    m.dispose();
+    again.dispose();
+    t.dispose();
+  });
+
   it('the optimizer weights are written as tfjs writes them: group optimizer, iter then all m then all v', async () => {
     const m = program('adam', 0);
     await m.fit(data.x, data.y, { epochs: 1, batchSize: 50, verbose: 0 });

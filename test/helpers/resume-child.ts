@@ -3,7 +3,8 @@
  * relu → dropout → softmax, Adam, shuffled, validation split) with backupAndRestore every few batches.
  *   node --import tsx test/helpers/resume-child.ts <backupDir> <threads> [plain]
  * Prints `resume <epoch> <batch>` (from the backup it found, or `resume none`), then `started` once fit is
- * running, then `done <sha256 of the final weights and optimizer state>`. With `plain` it trains without the
+ * running, `b` after every batch (and its backup, when one is due), then `done <sha256 of the final weights
+ * and optimizer state>`. With `plain` it trains without the
  * callback: the uninterrupted reference.
  */
 import { createHash } from 'node:crypto';
@@ -37,12 +38,16 @@ try {
 }
 process.stdout.write(`resume ${found}\n`);
 
-class Started extends Callback {
+class Report extends Callback {
+  override readonly keepsBatchLogs = false;
   override onTrainBegin(): void {
     process.stdout.write('started\n');
   }
+  override onBatchEnd(): void {
+    process.stdout.write('b\n');
+  }
 }
-const cbs = mode === 'plain' ? [new Started()] : [callbacks.backupAndRestore(backupDir, { saveFreq: 3 }), new Started()];
+const cbs = mode === 'plain' ? [new Report()] : [callbacks.backupAndRestore(backupDir, { saveFreq: 3 }), new Report()];
 await model.fit(x, y, { epochs: 3, batchSize: 32, validationSplit: 0.1, verbose: 0, callbacks: cbs });
 
 const h = createHash('sha256');
