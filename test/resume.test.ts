@@ -127,12 +127,11 @@ describe('backupAndRestore', () => {
     const m = program();
     expect(await failure(m.fit(data.x, data.y, { ...FIT, callbacks: [callbacks.backupAndRestore(dir, { saveFreq: 3 }), new Interrupt(1, 4)] }))).toMatch(/interrupted/);
     m.dispose();
-    const manifest = JSON.parse(readFileSync(join(dir, 'backup.json'), 'utf8'));
-    const n = Number(/(\d+)/.exec(manifest.data)![1]);
-    // What a kill between the two renames, or inside a write, leaves: a newer data file, temporaries.
-    writeFileSync(join(dir, `backup-${n + 1}.bin`), 'garbage');
-    writeFileSync(join(dir, `.backup.json.x1y2.tmp`), '{"trunc');
-    writeFileSync(join(dir, `.backup-${n + 1}.bin.x1y2.tmp`), 'gar');
+    // What a kill between the two renames, or inside a write, leaves: a newer data file, temporaries (of a
+    // process that is gone: pid 2^22 + 1 is above Linux's pid_max).
+    writeFileSync(join(dir, 'backup.0123456789abcdef.bin'), 'garbage');
+    writeFileSync(join(dir, '.backup.json.4194305.x1y2.tmp'), '{"trunc');
+    writeFileSync(join(dir, '.backup.0123456789abcdef.bin.4194305.x1y2.tmp'), 'gar');
     writeFileSync(join(dir, 'unrelated.txt'), 'kept');
     const ref = program();
     await ref.fit(data.x, data.y, FIT);

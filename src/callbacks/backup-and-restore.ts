@@ -5,11 +5,11 @@
  * the epoch and the batches of it done, the global random generator, the model's dropout seed and step, the
  * epoch's sample order and its running loss sums (fit-state.ts).
  *
- * On disk, in `backupDir`: `backup-<n>.bin` (the arrays) and `backup.json` (the manifest: the position, and
- * name, size and CRC-32C of the data file). Each is written to a temporary file, fsynced and renamed into
- * place, the data file first and the manifest last; the previous data file is removed only after the new
- * manifest is in place. So at every instant the manifest names a complete data file: a backup killed half-way
- * leaves the previous one valid. What Keras' checkpoint restores and this does not: other callbacks' state
+ * On disk, in `backupDir`: `backup.<content hash>.bin` (the arrays) and `backup.json` (the manifest: the
+ * position, and name, size and CRC-32C of the data file), written by platform.ts' `writeFilesAtomic`: the
+ * data file under its own new name (temporary file, fsync, rename), then the manifest renamed over the old
+ * one, then the old data file removed. So at every instant the manifest names a complete data file: a backup
+ * killed half-way leaves the previous one valid. What Keras' checkpoint restores and this does not: other callbacks' state
  * (EarlyStopping's patience, TensorBoard's steps), as in Keras.
  */
 import { Callback } from './base.js';
@@ -17,7 +17,7 @@ import type { Layer } from '../layers.js';
 import type { Optimizer } from '../optimizers.js';
 import { fitControl, type FitControl, type FitPosition } from '../model/fit-state.js';
 import { applyOptimizerVariables, optimizerVariables, type OptimizerVariable } from '../model/optimizer-state.js';
-import { concatBytes, errorCode, errorMessage, readRegularFile, requireNode, writeFileAtomic, type NodeModules } from '../platform.js';
+import { concatBytes, errorMessage, readRegularFile, requireNode, versionedName, versionedPattern, writeFilesAtomic, type NodeModules } from '../platform.js';
 import { crc32c } from '../tensorboard/crc32c.js';
 
 export interface BackupAndRestoreArgs {
@@ -29,9 +29,9 @@ export interface BackupAndRestoreArgs {
 
 const MANIFEST = 'backup.json';
 const FORMAT = 'wasm-layers-backup';
-const DATA_FILE = /^backup-(\d+)\.bin$/;
-/** Temporary files of writeFileAtomic for our two kinds of file (left behind only by a killed write). */
-const TEMP_FILE = /^\.(backup\.json|backup-\d+\.bin)\..*\.tmp$/;
+const DATA_FILE = versionedPattern('backup', '.bin');
+/** Temporary files writeFilesAtomic makes for our files (left behind by a killed write). */
+const TEMP_FILE = /^\.(backup\.json|backup\.[0-9a-f]{16}\.bin)\.\d+\.[a-z0-9]+\.tmp$/;
 const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
 
 /** What the callback needs of the model being trained (a Sequential). */
@@ -72,7 +72,6 @@ export class BackupAndRestore extends Callback {
   readonly saveFreq: 'epoch' | number;
   readonly deleteCheckpoint: boolean;
   private batchesSinceSave = 0;
-  private seq = 0;
 
   constructor(backupDir: string, args: BackupAndRestoreArgs = {}) {
     super();
@@ -106,9 +105,7 @@ export class BackupAndRestore extends Callback {
     this.batchesSinceSave = 0;
     const node = await requireNode('backupAndRestore');
     const m = await this.readManifest(node);
-    if (!m) return;
-    this.seq = Number(DATA_FILE.exec(m.data)?.[1] ?? 0);
-    await this.restore(node, m);
+    if (m) await this.restore(node, m);
   }
 
   override async onBatchEnd(): Promise<void> {
@@ -129,7 +126,8 @@ export class BackupAndRestore extends Callback {
     const { fs, path } = await requireNode('backupAndRestore');
     // The manifest first: from then on there is no backup, whatever else a kill leaves behind.
     await fs.rm(path.join(this.backupDir, MANIFEST), { force: true });
-    await this.removeStale(null);
+    const names = await fs.readdir(this.backupDir).catch(() => [] as string[]);
+    for (const n of names) if (DATA_FILE.test(n) || TEMP_FILE.test(n)) await fs.rm(path.join(this.backupDir, n), { force: true });
     await fs.rmdir(this.backupDir).catch(() => {}); // only when empty: the directory may hold other files
   }
 
@@ -182,7 +180,7 @@ export class BackupAndRestore extends Callback {
 
   /** Writes a backup of the state now: data file, then manifest, then the old data file goes. */
   private async save(): Promise<void> {
-    const { fs, path } = await requireNode('backupAndRestore');
+    const { fs } = await requireNode('backupAndRestore');
     const control = this.control();
     const o = this.optimizer();
     const pos = control.position();
@@ -198,8 +196,7 @@ export class BackupAndRestore extends Callback {
     const vars = optimizerVariables(this.trained.layers, o).map((v) => add(v.name, v.shape, v.data));
     const order = pos.order ? add('order', [pos.order.length], pos.order) : null;
     const bytes = concatBytes(parts);
-    this.seq++;
-    const dataName = `backup-${this.seq}.bin`;
+    const dataName = versionedName('backup', bytes, '.bin');
     const { order: _order, ...position } = pos;
     const manifest: Manifest = {
       format: FORMAT,
@@ -216,21 +213,15 @@ export class BackupAndRestore extends Callback {
       optimizerVariables: vars,
       order,
     };
-    try {
-      await fs.mkdir(this.backupDir, { recursive: true });
-      await writeFileAtomic(path.join(this.backupDir, dataName), bytes);
-      await writeFileAtomic(path.join(this.backupDir, MANIFEST), JSON.stringify(manifest));
-    } catch (e) {
-      throw new Error(`backupAndRestore: cannot write a backup in ${this.backupDir}: ${errorMessage(e)}${errorCode(e) === 'ENOSPC' ? ' (disk full; the previous backup is intact)' : ''}`);
-    }
-    await this.removeStale(dataName);
-  }
-
-  /** Removes our data files other than `keep` and temporary files a killed write left. */
-  private async removeStale(keep: string | null): Promise<void> {
-    const { fs, path } = await requireNode('backupAndRestore');
-    const names = await fs.readdir(this.backupDir).catch(() => [] as string[]);
-    for (const n of names) if ((DATA_FILE.test(n) && n !== keep) || TEMP_FILE.test(n)) await fs.rm(path.join(this.backupDir, n), { force: true });
+    await fs.mkdir(this.backupDir, { recursive: true }).catch((e: unknown) => {
+      throw new Error(`backupAndRestore: cannot create ${this.backupDir}: ${errorMessage(e)}`);
+    });
+    // Old data files and killed backups' leftovers go once the new manifest is in place.
+    await writeFilesAtomic(
+      this.backupDir,
+      { parts: [{ name: dataName, data: bytes }], manifest: { name: MANIFEST, data: JSON.stringify(manifest) }, stale: [DATA_FILE] },
+      'backupAndRestore: ',
+    );
   }
 }
 

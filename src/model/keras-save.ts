@@ -5,7 +5,7 @@
  * optimizer moments included, without a warning.
  */
 import type { Optimizer } from '../optimizers.js';
-import { writeFileAtomic } from '../platform.js';
+import { writeError, writeFileAtomic } from '../platform.js';
 import { KERAS_VERSION, TRAINING_STATE_KEY, groupNames, writeArchive } from './keras-archive.js';
 import { writeH5, type H5GroupSpec } from './keras-h5.js';
 import { trainingStateOf } from './optimizer-state.js';
@@ -76,7 +76,9 @@ export async function kerasBytes(model: SavableModel): Promise<Uint8Array> {
 export async function saveKerasWeights(model: SavableModel, file: string): Promise<{ bytes: Uint8Array; file: string }> {
   const bytes = await kerasWeightsBytes(model);
   const target = file.startsWith('file://') ? file.slice('file://'.length) : file;
-  await writeFileAtomic(target, bytes);
+  await writeFileAtomic(target, bytes).catch((e: unknown) => {
+    throw writeError(e, target, 'saveWeights: ');
+  });
   return { bytes, file: target };
 }
 
@@ -89,6 +91,8 @@ export async function saveKeras(model: SavableModel, file?: string): Promise<Ker
   const bytes = await kerasBytes(model);
   if (file === undefined) return { bytes };
   const target = file.startsWith('file://') ? file.slice('file://'.length) : file;
-  await writeFileAtomic(target, bytes);
+  await writeFileAtomic(target, bytes).catch((e: unknown) => {
+    throw writeError(e, target, 'saveModel: ');
+  });
   return { bytes, file: target };
 }
