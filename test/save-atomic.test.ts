@@ -214,23 +214,31 @@ describe('failed saves leave the previous model and no partial file', () => {
     for (const m of [a, big, c]) m.dispose();
   });
 
-  it('EFBIG: a file-size limit (ulimit -f) stops the weights half-way in a child process', async () => {
+  it('EFBIG: a file-size limit (ulimit -f) stops the weights half-way in a child process (a directory, and a .keras file)', async () => {
     const dir = join(tmp, 'efbig');
+    const keras = join(tmp, 'efbig.keras');
     const a = model(64, 1);
     await saveModel(a, dir);
+    await saveModel(a, keras);
     const before = ls(dir);
+    const beside = ls(tmp);
     const script = `
       const wl = await import(${SRC('index.ts')});
       await wl.init({ threads: 1 });
       const m = wl.sequential([wl.layers.dense({ inputShape: [4], units: 200000 }), wl.layers.dense({ units: 2 })]);
-      try { await wl.saveModel(m, process.argv[1]); console.log('saved'); } catch (e) { console.log('ERR ' + e.constructor.name + ': ' + e.message); }
+      for (const to of process.argv.slice(1))
+        try { await wl.saveModel(m, to); console.log('saved'); } catch (e) { console.log('ERR ' + e.constructor.name + ': ' + e.message); }
     `;
     // 2 MB limit, the weights are 5.6 MB; SIGXFSZ ignored so that the write fails with EFBIG instead of killing
-    const r = await runScript(script, [dir], "trap '' XFSZ; ulimit -f 2048");
+    const r = await runScript(script, [dir, keras], "trap '' XFSZ; ulimit -f 2048");
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toMatch(new RegExp(`^ERR Error: saveModel: cannot write ${dir}/weights\\.[0-9a-f]{16}\\.bin: the file is larger than the file-size limit \\(EFBIG\\)$`));
+    const [lineDir, lineKeras] = r.stdout.trim().split('\n');
+    expect(lineDir).toMatch(new RegExp(`^ERR Error: saveModel: cannot write ${dir}/weights\\.[0-9a-f]{16}\\.bin: the file is larger than the file-size limit \\(EFBIG\\)$`));
+    expect(lineKeras).toBe(`ERR Error: saveModel: cannot write ${keras}: the file is larger than the file-size limit (EFBIG)`);
     expect(ls(dir)).toEqual(before);
+    expect(ls(tmp)).toEqual(beside); // no temporary file beside the .keras one
     expect((await loadedFill(dir)).fill).toEqual(new Set([1]));
+    expect((await loadedFill(keras)).fill).toEqual(new Set([1]));
     a.dispose();
   }, 60_000);
 
