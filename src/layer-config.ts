@@ -73,6 +73,15 @@ export function kerasObject(module: string, className: string, config: Record<st
   return { module, class_name: className, config, registered_name: null };
 }
 
+/** Keras' `naming.to_snake_case` (loss names, layer and optimizer weight groups). */
+export function snakeCase(name: string): string {
+  return name
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
 /** The dtype entry of a layer config: a name for tfjs, a DTypePolicy for Keras 3. */
 export function dtypeConfig(format: ConfigFormat): unknown {
   return format === 'keras3' ? kerasObject('keras', 'DTypePolicy', { name: 'float32' }) : 'float32';

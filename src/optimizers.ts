@@ -146,8 +146,9 @@ export class Adam extends Optimizer {
   }
 
   /**
-   * Keras' step size αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ), from the float32 β the kernel uses (as Keras computes it
-   * from its float32 hyperparameters), evaluated in float64.
+   * Keras' step size αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ), from the float32 lr and β (Keras holds its hyperparameters
+   * in float32 variables; a model saved and loaded, whose config then holds those float32 values, so
+   * trains on with the same αₜ), evaluated in float64.
    */
   alpha(t: number): number {
     return adamAlpha(this.learningRate, this.beta1, this.beta2, t);
@@ -235,7 +236,7 @@ export class RMSprop extends Optimizer {
 
 /** αₜ = lr·√(1−β2ᵗ)/(1−β1ᵗ) with β rounded to float32 first, as the kernel (and Keras) hold them. */
 export function adamAlpha(lr: number, beta1: number, beta2: number, t: number): number {
-  return (lr * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
+  return (Math.fround(lr) * Math.sqrt(1 - Math.fround(beta2) ** t)) / (1 - Math.fround(beta1) ** t);
 }
 
 /** An optimizer's config: an object or nothing. */

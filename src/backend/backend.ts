@@ -70,7 +70,18 @@ interface Exports {
 
 const isNode = isNodeRuntime();
 const PAGE = 65536;
-const WORKER_STACK = 256 * 1024;
+/**
+ * A worker's stack, and the guard below it. Wasm has no guard pages: a worker whose stack overflows
+ * writes silently into whatever lies below (for the first worker, the module's static data, the pool's
+ * control block among it). So each stack sits on a guard filled with a pattern that `run` samples after
+ * every program, turning an overflow into an error that breaks the pool instead of silently wrong bits;
+ * and test/worker-stack.test.ts keeps the deepest use of a training step far from the limit.
+ */
+export const WORKER_STACK = 256 * 1024;
+const STACK_GUARD = 64 * 1024;
+const STACK_PATTERN = 0x5ac4_f11d;
+/** Guard words sampled per worker after each program: one every 1 KiB, the topmost included. */
+const GUARD_SAMPLE_STRIDE = 256;
 
 // Tiny modules for feature detection: (func (result v128) v128.const 0) and the same with a relaxed op.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
@@ -121,6 +132,8 @@ export class Backend {
   private viewCache: { buf: ArrayBufferLike; f32: Float32Array; u32: Uint32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   private u32prog: { ptr: number; words: number } | null = null;
   private auto: AutoThreads | null = null;
+  /** Per worker: the word index of its guard's first word (the guard ends where its stack begins). */
+  private readonly stackGuards: number[] = [];
 
   private constructor(
     private readonly exports: Exports,
@@ -197,8 +210,10 @@ export class Backend {
     if (isNode) await this.startWatchdog(ctrlPtr);
     const started: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
-      const stack = this.arena.alloc(WORKER_STACK);
-      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: stack + WORKER_STACK, ctrl: ctrlPtr, status: this.status.buffer };
+      const lo = this.arena.alloc(STACK_GUARD + WORKER_STACK);
+      this.views().u32.fill(STACK_PATTERN, lo >>> 2, (lo + STACK_GUARD + WORKER_STACK) >>> 2);
+      this.stackGuards.push(lo >>> 2);
+      const data = { module: this.module, memory: this.wasmMemory, tid, stackTop: lo + STACK_GUARD + WORKER_STACK, ctrl: ctrlPtr, status: this.status.buffer };
       started.push(
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: { type: string; tid: number; message?: string }) => {
@@ -346,7 +361,44 @@ export class Backend {
       this.trapped(e);
     }
     auto?.end();
+    if (this.stackGuards.length) this.checkStackGuards();
     if (rc !== Status.OK) this.fail(rc);
+  }
+
+  /** Throws (and breaks the pool) when a worker's stack has grown into its guard. */
+  private checkStackGuards(): void {
+    const u32 = this.views().u32;
+    const top = STACK_GUARD >>> 2;
+    for (let w = 0; w < this.stackGuards.length; w++) {
+      const g = this.stackGuards[w];
+      for (let i = top - 1; i >= 0; i -= GUARD_SAMPLE_STRIDE) {
+        if (u32[g + i] !== STACK_PATTERN) {
+          this.markBroken(`worker thread ${w + 1} overflowed its ${WORKER_STACK / 1024} KiB stack; memory below it may be corrupt`);
+          this.check();
+        }
+      }
+    }
+  }
+
+  /**
+   * The deepest each worker's stack has been, in bytes (pattern words no longer intact, counted from the
+   * top of the stack down). A test of how close the kernels come to WORKER_STACK.
+   * @internal
+   */
+  stackHighWater(): number[] {
+    const u32 = this.views().u32;
+    return this.stackGuards.map((g) => {
+      const bottom = g + (STACK_GUARD >>> 2);
+      const end = bottom + (WORKER_STACK >>> 2);
+      let i = 0;
+      while (i < end - g && u32[g + i] === STACK_PATTERN) i++;
+      return Math.max(0, (end - (g + i)) * 4);
+    });
+  }
+
+  /** Test hook: writes into worker `w`'s guard as an overflow would. @internal */
+  debugSmashStackGuard(w: number): void {
+    this.views().u32[this.stackGuards[w] + (STACK_GUARD >>> 2) - 1] = 0;
   }
 
   /** A trap on the calling thread: release the workers and refuse further work on this memory. */

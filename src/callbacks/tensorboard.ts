@@ -39,7 +39,7 @@
 import { Callback, type Logs } from './base.js';
 import type { Compiled } from '../model/compile.js';
 import { modelConfig, type ModelDescription } from '../model/topology.js';
-import { keras3CompileConfig } from '../tensorboard/keras-config.js';
+import { kerasCompileConfig } from '../model/training-config.js';
 import { EventFileWriter, kerasModelSummaryValue } from '../tensorboard/writer.js';
 
 export interface TensorBoardOptions {
@@ -169,7 +169,7 @@ export class TensorBoard extends Callback {
     if (typeof m.name !== 'string' || !m.layers?.length || m.layers.some((l) => typeof l.toConfig !== 'function')) return undefined;
     try {
       const config = modelConfig(m as ModelDescription, this.tagStyle === 'keras3' ? 'keras3' : 'tfjs', 'tensorBoard');
-      if (this.tagStyle === 'keras3' && m.compiled) config.compile_config = keras3CompileConfig(m.compiled);
+      if (this.tagStyle === 'keras3' && m.compiled) config.compile_config = kerasCompileConfig(m.compiled);
       return config;
     } catch (e) {
       console.warn(`tensorBoard: the model config is not written (${(e as Error).message})`);

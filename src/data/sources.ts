@@ -3,7 +3,7 @@
  * a base URL, or explicit paths/URLs. Node built-ins are imported dynamically so this module bundles for browsers,
  * where only URL sources work.
  */
-import { isNode, readRegularFile, requireNode } from '../platform.js';
+import { concatBytes, isNode, readRegularFile, requireNode } from '../platform.js';
 import { DEFAULT_MAX_IDX_BYTES, decodeIdx, type IdxArray } from './idx.js';
 
 /** File names of the four IDX files, without a `.gz` suffix (both names are tried, see `candidates`). */
@@ -127,13 +127,7 @@ async function readBody(res: Response, what: string, maxBytes: number): Promise<
     }
     chunks.push(r.value);
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** Reads one location; returns null when it does not exist (ENOENT, HTTP 404/410), throws on other failures. */

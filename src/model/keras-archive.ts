@@ -15,7 +15,7 @@
  * This module holds what saving (keras-save.ts) and loading (keras.ts) share: the archive and the naming.
  */
 import { unzipSync, zipSync, strFromU8, strToU8 } from 'fflate';
-import type { Optimizer } from '../optimizers.js';
+import { snakeCase } from '../layer-config.js';
 import { errorMessage as message } from '../platform.js';
 
 /** The Keras version written into metadata.json: the one whose format this follows and is tested against. */
@@ -153,15 +153,6 @@ export function writeArchive(config: unknown, metadata: unknown, weights: Uint8A
 // ---------------------------------------------------------------------------------------------------
 // naming
 
-/** Keras' `naming.to_snake_case`, which names the weight groups of layers and optimizers. */
-export function snakeCase(name: string): string {
-  return name
-    .replace(/\W+/g, '')
-    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
-    .replace(/([a-z])([A-Z])/g, '$1_$2')
-    .toLowerCase();
-}
-
 /** Keras' `_get_unique_name` over a container: `dense`, `dense_1`, … by class. */
 export function groupNames(classNames: readonly string[]): string[] {
   const used = new Map<string, number>();
@@ -171,9 +162,4 @@ export function groupNames(classNames: readonly string[]): string[] {
     used.set(base, n === undefined ? 0 : n + 1);
     return n === undefined ? base : `${base}_${n + 1}`;
   });
-}
-
-/** The default name Keras gives each optimizer (also the `name` attribute of its weight group). */
-export function kerasOptimizerName(o: Optimizer): string {
-  return o.className === 'SGD' ? 'SGD' : o.className === 'RMSprop' ? 'rmsprop' : snakeCase(o.className);
 }

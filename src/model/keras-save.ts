@@ -4,47 +4,19 @@
  * out as Keras' `_save_state` lays them out, so that `keras.saving.load_model` restores everything,
  * optimizer moments included, without a warning.
  */
-import { Adam, RMSprop, SGD, type Optimizer } from '../optimizers.js';
-import { writeFileAtomic } from '../platform.js';
-import { KERAS_VERSION, groupNames, kerasOptimizerName, snakeCase, writeArchive } from './keras-archive.js';
+import type { Optimizer } from '../optimizers.js';
+import { writeError, writeFileAtomic } from '../platform.js';
+import { KERAS_VERSION, groupNames, writeArchive } from './keras-archive.js';
 import { writeH5, type H5GroupSpec } from './keras-h5.js';
 import type { SavableModel } from './save.js';
 import { keras3Config } from './topology.js';
-import type { Compiled } from './compile.js';
-import { KERAS3_OPTIMIZER_OPTIONS } from './training-config.js';
+import { kerasCompileConfig, kerasOptimizerName } from './training-config.js';
 
 export interface KerasSaveResult {
   /** The `.keras` file's bytes. */
   bytes: Uint8Array;
   /** The file written, when the destination was a path. */
   file?: string;
-}
-
-function optimizerConfig(o: Optimizer): Record<string, unknown> {
-  const common = {
-    name: kerasOptimizerName(o),
-    learning_rate: Math.fround(o.learningRate),
-    ...KERAS3_OPTIMIZER_OPTIONS,
-  };
-  let config: Record<string, unknown>;
-  if (o instanceof Adam) config = { ...common, beta_1: o.beta1, beta_2: o.beta2, epsilon: o.epsilon, amsgrad: false };
-  else if (o instanceof SGD) config = { ...common, momentum: o.momentum, nesterov: o.nesterov };
-  else if (o instanceof RMSprop) config = { ...common, rho: o.rho, momentum: 0, epsilon: o.epsilon, centered: false };
-  else throw new Error(`saving .keras: the optimizer ${o.className} has no Keras equivalent`);
-  return { module: 'keras.optimizers', class_name: o.className, config, registered_name: null };
-}
-
-function compileConfig(c: Compiled): Record<string, unknown> {
-  return {
-    optimizer: optimizerConfig(c.optimizer),
-    loss: snakeCase(c.loss),
-    loss_weights: null,
-    metrics: c.metrics.length ? c.metrics.map(() => 'accuracy') : null,
-    weighted_metrics: null,
-    run_eagerly: false,
-    steps_per_execution: 1,
-    jit_compile: false,
-  };
 }
 
 /** `optimizer/vars`: iterations (int64), learning rate, then each parameter's slots (Adam: m, v) in model order. */
@@ -74,7 +46,7 @@ function dateSaved(now = new Date()): string {
 export async function kerasBytes(model: SavableModel): Promise<Uint8Array> {
   model.build();
   const config = keras3Config(model, 'saving .keras');
-  if (model.compiled) config.compile_config = compileConfig(model.compiled);
+  if (model.compiled) config.compile_config = kerasCompileConfig(model.compiled);
   const names = groupNames(model.layers.map((l) => l.className));
   const groups: H5GroupSpec[] = model.layers.map((l, i) => ({
     path: ['layers', names[i], 'vars'],
@@ -96,6 +68,8 @@ export async function saveKeras(model: SavableModel, file?: string): Promise<Ker
   const bytes = await kerasBytes(model);
   if (file === undefined) return { bytes };
   const target = file.startsWith('file://') ? file.slice('file://'.length) : file;
-  await writeFileAtomic(target, bytes);
+  await writeFileAtomic(target, bytes).catch((e: unknown) => {
+    throw writeError(e, target, 'saveModel: ');
+  });
   return { bytes, file: target };
 }

@@ -3,13 +3,12 @@
  * tfjs-layers writes (`trainingConfig` in model.json) or Keras 3 writes (`compile_config` in a .keras
  * file's config.json), and read back from tfjs' or Keras' (2 or 3) forms.
  */
-import { isObject, kerasObject, pick } from '../layer-config.js';
+import { isObject, kerasObject, pick, snakeCase } from '../layer-config.js';
 import { Adam, RMSprop, SGD, type Optimizer } from '../optimizers.js';
 import type { TrainingConfig } from './artifacts.js';
 import type { CompileArgs, Compiled } from './compile.js';
 import type { LossIdentifier, MetricIdentifier } from '../losses.js';
 
-const camelToSnake = (s: string) => s.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
 
 /** tfjs' optimizer_config (its class names and camelCase keys, so that tfjs.loadLayersModel compiles it). */
 export function optimizerToJSON(o: Optimizer): TrainingConfig['optimizer_config'] {
@@ -27,26 +26,18 @@ export function optimizerToJSON(o: Optimizer): TrainingConfig['optimizer_config'
 /** model.json's `trainingConfig` for a compiled model. */
 export function trainingConfigOf(compiled: Compiled): TrainingConfig {
   return {
-    loss: camelToSnake(compiled.loss),
+    loss: snakeCase(compiled.loss),
     metrics: compiled.metrics.map((m) => (m === 'acc' || m === 'accuracy' ? m : 'accuracy')),
     optimizer_config: optimizerToJSON(compiled.optimizer),
   };
 }
 
-/**
- * Keras 3's serialisation of the optimizer (its class names and snake_case keys). Options Keras added in
- * later 3.x releases are left to their defaults, so that every Keras 3 version reads it.
- */
-export function kerasOptimizerConfig(o: Optimizer): Record<string, unknown> {
-  const cfg = (className: string, config: Record<string, unknown>) => kerasObject('keras.optimizers', className, config);
-  if (o instanceof Adam) return cfg('Adam', { name: 'adam', learning_rate: o.learningRate, beta_1: o.beta1, beta_2: o.beta2, epsilon: o.epsilon, amsgrad: false });
-  if (o instanceof RMSprop) return cfg('RMSprop', { name: 'rmsprop', learning_rate: o.learningRate, rho: o.rho, momentum: 0, epsilon: o.epsilon, centered: false });
-  if (o instanceof SGD) return cfg('SGD', { name: 'SGD', learning_rate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov });
-  const { name: _name, ...rest } = o.getConfig();
-  return cfg(o.className, Object.fromEntries(Object.entries(rest).map(([k, v]) => [camelToSnake(k), v])));
+/** The `name` Keras 3 gives its optimizers by default (`adam`, `rmsprop`, but `SGD`). */
+export function kerasOptimizerName(o: Optimizer): string {
+  return o.className === 'SGD' ? 'SGD' : o.className === 'RMSprop' ? 'rmsprop' : snakeCase(o.className);
 }
 
-/** The options every Keras 3 optimizer serialises, at their defaults (which is all we support). */
+/** The options every Keras 3.15 optimizer serialises, at their defaults (which is all we support). */
 export const KERAS3_OPTIMIZER_OPTIONS = Object.freeze({
   weight_decay: null,
   clipnorm: null,
@@ -59,14 +50,28 @@ export const KERAS3_OPTIMIZER_OPTIONS = Object.freeze({
   gradient_accumulation_steps: null,
 });
 
-/** Keras 3's `compile_config` for a compiled model. */
+/**
+ * Keras 3's serialisation of the optimizer, as Keras 3.15 writes it in a `.keras` file's `compile_config`
+ * and in TensorBoard's `keras` tag: its class name, snake_case keys, every common option, and the
+ * learning rate as the float32 value of Keras' variable.
+ */
+export function kerasOptimizerConfig(o: Optimizer): Record<string, unknown> {
+  const common = { name: kerasOptimizerName(o), learning_rate: Math.fround(o.learningRate), ...KERAS3_OPTIMIZER_OPTIONS };
+  let config: Record<string, unknown>;
+  if (o instanceof Adam) config = { ...common, beta_1: o.beta1, beta_2: o.beta2, epsilon: o.epsilon, amsgrad: false };
+  else if (o instanceof SGD) config = { ...common, momentum: o.momentum, nesterov: o.nesterov };
+  else if (o instanceof RMSprop) config = { ...common, rho: o.rho, momentum: 0, epsilon: o.epsilon, centered: false };
+  else throw new Error(`the optimizer ${o.className} has no Keras equivalent`);
+  return kerasObject('keras.optimizers', o.className, config);
+}
+
+/** Keras 3's `compile_config` of a compiled model (Keras writes `accuracy` for `acc` too). */
 export function kerasCompileConfig(compiled: Compiled): Record<string, unknown> {
-  const { loss, metrics } = trainingConfigOf(compiled);
   return {
     optimizer: kerasOptimizerConfig(compiled.optimizer),
-    loss,
+    loss: snakeCase(compiled.loss),
     loss_weights: null,
-    metrics,
+    metrics: compiled.metrics.length ? compiled.metrics.map(() => 'accuracy') : null,
     weighted_metrics: null,
     run_eagerly: false,
     steps_per_execution: 1,

@@ -369,24 +369,47 @@ function shade(color: string, t: number): string {
  * TensorBoard's histogram "offset" view: one curve per step, stacked from the oldest (top, back) to the newest
  * (bottom, front), all steps re-binned onto 30 bins over the range of all steps (as TensorBoard does).
  */
-export class HistogramChart {
+/** A card holding one uPlot chart that is drawn anew on each setData (histograms, distributions). */
+abstract class CardPlot {
   readonly root: HTMLDivElement;
-  private plot: uPlot | null = null;
-  private readonly host: HTMLDivElement;
-  private readonly sub: HTMLDivElement;
-  private readonly opts: Required<Omit<HistogramChartOptions, 'header'>>;
+  protected plot: uPlot | null = null;
+  protected readonly host: HTMLDivElement;
+  protected readonly sub: HTMLDivElement;
 
-  constructor(container: HTMLElement, opts: HistogramChartOptions = {}) {
-    this.opts = { title: opts.title ?? '', color: opts.color ?? PALETTE[0], width: opts.width ?? 420, height: opts.height ?? 260, maxSteps: opts.maxSteps ?? 60 };
-    const c = card(container, 'wl-histogram', this.opts.title, opts.header);
+  constructor(container: HTMLElement, cls: string, title: string, header: HistogramChartOptions['header']) {
+    const c = card(container, cls, title, header);
     this.root = c.root;
     this.sub = c.sub;
     this.host = c.host;
   }
 
-  setData(points: HistogramStep[]): void {
+  /** Removes the previous plot; `draw` then makes the new one (data-rendered marks it drawn). */
+  protected clear(): void {
     this.plot?.destroy();
     this.plot = null;
+  }
+
+  protected draw(opts: uPlot.Options, data: unknown[]): void {
+    opts.hooks = { ...opts.hooks, draw: [() => (this.root.dataset.rendered = '1')] };
+    this.plot = new uPlot(opts, data as unknown as uPlot.AlignedData, this.host);
+  }
+
+  destroy(): void {
+    this.plot?.destroy();
+    this.root.remove();
+  }
+}
+
+export class HistogramChart extends CardPlot {
+  private readonly opts: Required<Omit<HistogramChartOptions, 'header'>>;
+
+  constructor(container: HTMLElement, opts: HistogramChartOptions = {}) {
+    super(container, 'wl-histogram', opts.title ?? '', opts.header);
+    this.opts = { title: opts.title ?? '', color: opts.color ?? PALETTE[0], width: opts.width ?? 420, height: opts.height ?? 260, maxSteps: opts.maxSteps ?? 60 };
+  }
+
+  setData(points: HistogramStep[]): void {
+    this.clear();
     const steps = pickSteps([...points].sort((a, b) => a.step - b.step), this.opts.maxSteps);
     this.root.dataset.steps = String(points.length);
     this.root.dataset.drawnSteps = String(steps.length);
@@ -439,14 +462,8 @@ export class HistogramChart {
         { size: 50, font: '11px system-ui', stroke: '#555', grid: { show: false }, label: 'step', labelSize: 14, values: (_u, s) => s.map((v) => (v >= first && v <= last ? String(Math.round(v)) : '')) },
       ],
       series,
-      hooks: { draw: [() => (this.root.dataset.rendered = '1')] },
     };
-    this.plot = new uPlot(opts, [x, ...ys] as unknown as uPlot.AlignedData, this.host);
-  }
-
-  destroy(): void {
-    this.plot?.destroy();
-    this.root.remove();
+    this.draw(opts, [x, ...ys]);
   }
 }
 
@@ -454,24 +471,16 @@ export class HistogramChart {
  * TensorBoard's "distributions" view: for each step, the values at basis points 0, 668, 1587, 3085, 5000, 6915,
  * 8413, 9332 and 10000 of the histogram (its `compress_histogram`) — nested bands from min/max to ±1σ, median line.
  */
-export class DistributionChart {
-  readonly root: HTMLDivElement;
-  private plot: uPlot | null = null;
-  private readonly host: HTMLDivElement;
-  private readonly sub: HTMLDivElement;
+export class DistributionChart extends CardPlot {
   private readonly opts: Required<Omit<HistogramChartOptions, 'header' | 'maxSteps'>>;
 
   constructor(container: HTMLElement, opts: HistogramChartOptions = {}) {
+    super(container, 'wl-distribution', opts.title ?? '', opts.header);
     this.opts = { title: opts.title ?? '', color: opts.color ?? PALETTE[0], width: opts.width ?? 420, height: opts.height ?? 240 };
-    const c = card(container, 'wl-distribution', this.opts.title, opts.header);
-    this.root = c.root;
-    this.sub = c.sub;
-    this.host = c.host;
   }
 
   setData(points: HistogramStep[]): void {
-    this.plot?.destroy();
-    this.plot = null;
+    this.clear();
     const sorted = [...points].sort((a, b) => a.step - b.step);
     const bands = sorted.map((p) => compressHistogram(p.buckets));
     this.root.dataset.steps = String(sorted.length);
@@ -497,15 +506,9 @@ export class DistributionChart {
         { size: 62, font: '11px system-ui', stroke: '#555', grid: { stroke: '#eee' }, values: (_u, s) => s.map((v) => formatNumber(v)) },
       ],
       series,
-      hooks: { draw: [() => (this.root.dataset.rendered = '1')] },
     };
     this.root.dataset.bands = JSON.stringify(bands);
-    this.plot = new uPlot(opts, [x, ...cols] as unknown as uPlot.AlignedData, this.host);
-  }
-
-  destroy(): void {
-    this.plot?.destroy();
-    this.root.remove();
+    this.draw(opts, [x, ...cols]);
   }
 }
 

@@ -6,6 +6,19 @@
 //! The encoding is declared once in `ops.json` (`ops.rs` is generated from it); each op file implements
 //! `ops::Kernel` for its ops' decoded arguments (its tiling and its kernel) and, in the test build (feature
 //! `reference`), `ops::Reference`: the naive reference the tests compare the kernel with.
+//!
+//! Why kernels take raw pointers and not slices. The one boundary where untrusted words become pointers
+//! is the decoder generated from `ops.json` (`ops.rs`): it turns an op's words into a typed argument
+//! struct, and the TypeScript planner is what guarantees that each pointer addresses the extent the op
+//! declares (it allocated those buffers from the arena with those sizes). From there on, pointers stay
+//! pointers, for three reasons that slices cannot meet:
+//! - ops run in place (`y` may be `x`, `dx` may be `dy`, the optimizers update `w` through itself): an
+//!   `&[f32]` and an `&mut [f32]` over the same memory is undefined behaviour in Rust, even unread;
+//! - one op's buffer is written by several threads at once, each in its own tile: a `&mut [f32]` per
+//!   thread over the whole buffer would alias too, and cutting per-tile sub-slices costs a bounds check
+//!   per tile and per row in the GEMM's packing loops;
+//! - SIMD loads and stores (`v128_load`) take pointers anyway.
+//! Each `unsafe fn` says in its `# Safety` note which extents it relies on and which aliasing it allows.
 #![no_std]
 #![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
 
@@ -71,12 +84,19 @@ pub fn for_lanes(s: usize, e: usize, mut v: impl FnMut(usize), mut s1: impl FnMu
 }
 
 /// Loads 4 lanes at p[i..i+4] (unaligned).
+///
+/// # Safety
+/// `p.add(i)` through `p.add(i + 3)` lie inside one buffer the caller may read.
 #[inline(always)]
 pub(crate) unsafe fn ld(p: *const f32, i: usize) -> core::arch::wasm32::v128 {
     core::arch::wasm32::v128_load(p.add(i) as *const core::arch::wasm32::v128)
 }
 
 /// Stores 4 lanes at p[i..i+4] (unaligned).
+///
+/// # Safety
+/// `p.add(i)` through `p.add(i + 3)` lie inside one buffer the caller may write, and no other thread
+/// reads or writes those 4 floats during the call (they belong to the caller's tile).
 #[inline(always)]
 pub(crate) unsafe fn st(p: *mut f32, i: usize, v: core::arch::wasm32::v128) {
     core::arch::wasm32::v128_store(p.add(i) as *mut core::arch::wasm32::v128, v)

@@ -227,6 +227,11 @@ impl Worker {
 }
 
 /// What a job runs: set by the program interpreter.
+///
+/// # Safety
+/// `a` and `b` are what the job was started with (for the interpreter: a program's address and length
+/// in words, a program the TypeScript planner encoded over live buffers); the function may run on every
+/// thread of the pool at once.
 pub type JobFn = unsafe fn(kind: u32, a: u32, b: u32, w: &mut Worker) -> Result<(), Stop>;
 static JOB_FN: AtomicU32 = AtomicU32::new(0);
 
