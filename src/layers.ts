@@ -108,6 +108,14 @@ export abstract class Layer {
 
   abstract computeOutputShape(inputShape: number[]): number[];
 
+  /**
+   * The weights `build(inputShape)` makes (Keras names without `:0`, and shapes), known before anything
+   * is allocated: loaders check a file against them first.
+   */
+  weightShapes(_inputShape: number[]): { name: string; shape: number[] }[] {
+    return [];
+  }
+
   countParams(): number {
     return this.weights.reduce((n, w) => n + w.tensor.size, 0);
   }
@@ -218,19 +226,23 @@ export class Dense extends Layer {
     return [this.units];
   }
 
+  override weightShapes(inputShape: number[]): { name: string; shape: number[] }[] {
+    const kernel = { name: `${this.name}/kernel`, shape: [inputShape[0], this.units] };
+    return this.useBias ? [kernel, { name: `${this.name}/bias`, shape: [this.units] }] : [kernel];
+  }
+
   override build(inputShape: number[]): void {
     super.build(inputShape);
     const b = backend();
     const fanIn = inputShape[0];
-    const add = (suffix: string, shape: number[], init: InitializerName) => {
+    const inits = [this.kernelInitializer, this.biasInitializer];
+    this.weightShapes(inputShape).forEach(({ name, shape }, i) => {
       const t = Tensor.alloc(shape, 'float32', b);
-      initialize(t.storageView() as Float32Array, init, fanIn, this.units);
+      initialize(t.storageView() as Float32Array, inits[i], fanIn, this.units);
       const grad = Tensor.alloc(shape, 'float32', b);
       (grad.storageView() as Float32Array).fill(0);
-      this.weights.push({ name: `${this.name}/${suffix}:0`, tensor: t, grad });
-    };
-    add('kernel', [fanIn, this.units], this.kernelInitializer);
-    if (this.useBias) add('bias', [this.units], this.biasInitializer);
+      this.weights.push({ name: `${name}:0`, tensor: t, grad });
+    });
   }
 
   get kernel(): Weight {

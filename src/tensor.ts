@@ -138,6 +138,16 @@ export class Tensor {
     return new Tensor(this.storage, s, this.dtype, this.divisor);
   }
 
+  /**
+   * @internal Another handle on the same storage, which lives until every handle is disposed: what a
+   * running fit() holds on its data, so that a dispose() from a callback cannot hand the memory to others.
+   */
+  share(): Tensor {
+    this.assertAlive();
+    this.storage.refs++;
+    return new Tensor(this.storage, this.shape, this.dtype, this.divisor);
+  }
+
   /** Division by a scalar. Integer tensors are not converted: the result divides them when read. */
   div(x: number): Tensor {
     this.assertAlive();

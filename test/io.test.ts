@@ -218,12 +218,15 @@ describe('round trips', () => {
     for (const x of [m, back, back2, back3]) x.dispose();
   });
 
-  it('directory: model.json and weights.bin with the expected fields and bytes; loads back identically', async () => {
+  it('directory: model.json and weights.<hash>.bin with the expected fields and bytes; loads back identically', async () => {
     const m = makeModel();
     const dir = join(tmp, 'roundtrip', 'nested');
     const r = await saveModel(m, dir); // the parents are created
-    expect(r.files).toEqual({ modelJson: join(dir, 'model.json'), weights: join(dir, 'weights.bin') });
-    expect((await readdir(dir)).sort()).toEqual(['model.json', 'weights.bin']);
+    // the weights file is named after its content, so that a save replaces model.json alone (save-atomic.test.ts)
+    const wname = r.modelJson.weightsManifest[0].paths[0];
+    expect(wname).toMatch(/^weights\.[0-9a-f]{16}\.bin$/);
+    expect(r.files).toEqual({ modelJson: join(dir, 'model.json'), weights: join(dir, wname) });
+    expect((await readdir(dir)).sort()).toEqual(['model.json', wname]);
 
     const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as ModelJSON;
     expect(json).toEqual(r.modelJson);
@@ -256,7 +259,7 @@ describe('round trips', () => {
       convertedBy: null,
       weightsManifest: [
         {
-          paths: ['weights.bin'],
+          paths: [wname],
           weights: [
             { name: 'dense/kernel', shape: [6, 8], dtype: 'float32' },
             { name: 'dense/bias', shape: [8], dtype: 'float32' },
@@ -268,8 +271,8 @@ describe('round trips', () => {
     });
     expect('trainingConfig' in json).toBe(false);
 
-    // weights.bin: little-endian float32, Keras order, nothing else
-    const bin = await readFile(join(dir, 'weights.bin'));
+    // the weights: little-endian float32, Keras order, nothing else
+    const bin = await readFile(join(dir, wname));
     expect(bin.length).toBe(m.countParams() * 4);
     expect(bin.length).toBe((6 * 8 + 8 + 8 * 3 + 3) * 4);
     const dv = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
@@ -304,7 +307,8 @@ describe('round trips', () => {
 
     const file = join(tmp, 'asjson', 'my.json');
     const r = await saveModel(a, file);
-    expect(r.files).toEqual({ modelJson: file, weights: join(tmp, 'asjson', 'weights.bin') });
+    expect(r.files).toEqual({ modelJson: file, weights: join(tmp, 'asjson', r.modelJson.weightsManifest[0].paths[0]) });
+    expect(r.files!.weights).toMatch(/my\.weights\.[0-9a-f]{16}\.bin$/);
     const back2 = await loadModel(file);
     expect(bits(predict(back2))).toEqual(bits(predict(a)));
     for (const x of [a, b, back, back2]) x.dispose();
@@ -312,14 +316,14 @@ describe('round trips', () => {
 
   it('http: loads model.json and the weights beside it (also from a directory URL, keeping a query string)', async () => {
     const m = makeModel();
-    await saveModel(m, join(tmp, 'served'));
+    const wname = (await saveModel(m, join(tmp, 'served'))).modelJson.weightsManifest[0].paths[0];
     requests.length = 0;
     const back = await loadModel(`${origin}/served/model.json`);
-    expect(requests).toEqual(['/served/model.json', '/served/weights.bin']);
+    expect(requests).toEqual(['/served/model.json', `/served/${wname}`]);
     expect(bits(predict(back))).toEqual(bits(predict(m)));
     requests.length = 0;
     const back2 = await loadModel(`${origin}/served/?v=3`);
-    expect(requests).toEqual(['/served/model.json?v=3', '/served/weights.bin?v=3']);
+    expect(requests).toEqual(['/served/model.json?v=3', `/served/${wname}?v=3`]);
     expect(bits(predict(back2))).toEqual(bits(predict(m)));
     // a custom fetch (auth headers, …) is used for every request
     const seen: string[] = [];
@@ -330,15 +334,15 @@ describe('round trips', () => {
       },
       requestInit: { headers: { authorization: 'Bearer x' } },
     });
-    expect(seen).toEqual([`${origin}/served/model.json {"authorization":"Bearer x"}`, `${origin}/served/weights.bin {"authorization":"Bearer x"}`]);
+    expect(seen).toEqual([`${origin}/served/model.json {"authorization":"Bearer x"}`, `${origin}/served/${wname} {"authorization":"Bearer x"}`]);
     for (const x of [m, back, back2, back3]) x.dispose();
   });
 
   it('a large model (MNIST-sized) round-trips bitwise', async () => {
     const m = seedModel();
     const dir = join(tmp, 'mnist');
-    await m.save(dir);
-    expect((await stat(join(dir, 'weights.bin'))).size).toBe(407_050 * 4);
+    const r = await m.save(dir);
+    expect((await stat(r.files!.weights)).size).toBe(407_050 * 4);
     const back = await loadModel(dir);
     const x = values(8 * 784, 3).map((v) => (v + 1) / 2);
     expect(bits(predict(back, x, [8, 28, 28]))).toEqual(bits(predict(m, x, [8, 28, 28])));

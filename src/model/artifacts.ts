@@ -102,3 +102,5 @@ export interface LoadOptions {
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
+/** A directory save names its weights file `weights.<content hash>.bin` (see writeArtifacts in storage.ts). */
+export const WEIGHTS_PREFIX = 'weights';

@@ -10,7 +10,12 @@ import type { Source } from './plan.js';
 
 export type Input = Tensor | TensorLike;
 
-/** Data prepared for plans: tensors in wasm memory (owned copies of foreign tensors are disposed by `release`). */
+/**
+ * Data prepared for plans: tensors in wasm memory, each a handle of our own (a copy of a foreign tensor, or
+ * a second handle on the user's storage) that `release` disposes. The user may dispose their tensor while
+ * fit() runs (from a callback): the storage stays ours until the call ends, so its memory is never reused
+ * under a running plan.
+ */
 export interface Prepared {
   source: Source;
   n: number;
@@ -38,7 +43,7 @@ export function countNonFinite(t: Tensor): number {
   }
 }
 
-function prepareX(model: InputModel, x: Input, what: string): { t: Tensor; owned: boolean; n: number; rowLen: number } {
+function prepareX(model: InputModel, x: Input, what: string): { t: Tensor; n: number; rowLen: number } {
   const { t, owned } = asTensor(x, what);
   try {
     if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
@@ -51,14 +56,14 @@ function prepareX(model: InputModel, x: Input, what: string): { t: Tensor; owned
       const bad = countNonFinite(t);
       if (bad > 0) throw new Error(`${what}: contains ${bad} NaN or Infinity value${bad > 1 ? 's' : ''}`);
     }
-    return { t, owned, n: t.shape[0], rowLen: sizeOf(want) };
+    return { t: owned ? t : t.share(), n: t.shape[0], rowLen: sizeOf(want) };
   } catch (e) {
     if (owned) t.dispose();
     throw e;
   }
 }
 
-function prepareY(model: InputModel, loss: LossName, y: Input, n: number, what: string): { t: Tensor; owned: boolean } {
+function prepareY(model: InputModel, loss: LossName, y: Input, n: number, what: string): Tensor {
   const { t, owned } = asTensor(y, what);
   try {
     if (t.isDisposed) throw new Error(`${what}: tensor ${t.id} (shape [${t.shape}]) was used after dispose()`);
@@ -77,7 +82,7 @@ function prepareY(model: InputModel, loss: LossName, y: Input, n: number, what: 
       if (t.rank !== 2 || t.shape[1] !== units) throw new Error(`${what}: expected shape [n, ${units}] for loss ${loss}, got [${t.shape}]`);
       if (t.storageDtype === 'float32' && countNonFinite(t) > 0) throw new Error(`${what}: contains NaN or Infinity`);
     }
-    return { t, owned };
+    return owned ? t : t.share();
   } catch (e) {
     if (owned) t.dispose();
     throw e;
@@ -85,28 +90,28 @@ function prepareY(model: InputModel, loss: LossName, y: Input, n: number, what: 
 }
 
 /**
- * Checks x (and y, against `loss`) and places them in wasm memory. `release()` frees the copies made of
- * foreign tensors and the plans built over the data.
+ * Checks x (and y, against `loss`) and places them in wasm memory. `release()` disposes our handles (and
+ * so the copies made of foreign tensors) and frees the plans built over the data.
  */
 export function prepare(model: InputModel, x: Input, y: Input | undefined, loss: LossName | undefined, what: string): Prepared {
   const px = prepareX(model, x, `${what}: x`);
-  let py: { t: Tensor; owned: boolean } | undefined;
+  let py: Tensor | undefined;
   try {
     if (y !== undefined) py = prepareY(model, loss!, y, px.n, `${what}: y`);
   } catch (e) {
-    if (px.owned) px.t.dispose();
+    px.t.dispose();
     throw e;
   }
   // A fresh object per call: plans belong to it, so a predict() inside a running fit() (same tensors)
   // frees only its own plans when it ends.
-  const source: Source = { x: px.t, y: py?.t, rowLen: px.rowLen };
+  const source: Source = { x: px.t, y: py, rowLen: px.rowLen };
   return {
     source,
     n: px.n,
     release: () => {
       model.forgetPlansOf(source);
-      if (px.owned) px.t.dispose();
-      if (py?.owned) py.t.dispose();
+      px.t.dispose();
+      py?.dispose();
     },
   };
 }

@@ -9,10 +9,12 @@
  *    trainingConfig? }`. `modelTopology` is Keras' model config: `{ class_name: 'Sequential', config:
  *    { name, layers: [{ class_name, config: { snake_case layer config } }] }, keras_version, backend }`.
  *  - `weights.bin`: the weights as little-endian float32, concatenated in manifest order (Keras order:
- *    layer by layer, kernel then bias).
+ *    layer by layer, kernel then bias). A directory save names it `weights.<content hash>.bin` instead
+ *    (tfjs reads any name model.json gives): model.json is then the only file a save replaces, so saves
+ *    are atomic (storage.ts).
  *
  * Destinations (`saveModel`): a directory in Node (`'./my-model'` or `'file://./my-model'`; created if
- * missing, files in it overwritten as tfjs-node does), `'memory'` (anywhere: the artifacts are returned), or
+ * missing, the model in it replaced atomically), `'memory'` (anywhere: the artifacts are returned), or
  * any tfjs IOHandler (`tf.io.withSaveHandler(…)`, `tf.io.browserDownloads(…)`, `tf.io.http(…)`).
  *
  * Sources (`loadModel`): a directory or a model.json path in Node, an http(s) URL of a model.json
@@ -26,9 +28,9 @@ import type { LoadOptions, LoadSource, SaveDestination, SaveResult } from './art
 import { writeModel } from './save.js';
 import { Sequential } from './sequential.js';
 import { readSource } from './storage.js';
-import { parseTopology } from './topology.js';
+import { declaredWeights, parseTopology } from './topology.js';
 import { compileArgsFrom } from './training-config.js';
-import { applyWeights, checkSpecs, locate } from './weights-format.js';
+import { applyWeights, checkSpecs, locate, matchWeights } from './weights-format.js';
 
 export {
   VERSION,
@@ -52,9 +54,13 @@ export {
  * Saves a model's topology, weights and (when compiled) training config in tfjs-layers' format.
  *
  * - `'memory'`: nothing is written; the result holds the artifacts (`loadModel(result)` loads them).
- * - a directory (Node; `'./my-model'` or `'file://./my-model'`): writes `model.json` and `weights.bin` in
- *   it, creating it if needed and overwriting those two files if they exist (as tfjs-node does). A path
- *   ending in `.json` names the model.json file itself (weights.bin goes beside it).
+ * - a directory (Node; `'./my-model'` or `'file://./my-model'`): writes `model.json` and
+ *   `weights.<content hash>.bin` in it, creating it if needed. A model already there is replaced
+ *   atomically: the weights go to a new file, then model.json is replaced (temporary file, fsync,
+ *   rename), then the old weights file is removed — a crash, SIGKILL or full disk at any moment leaves the
+ *   old model or the new one, never a mix, and a failed save says which file and why (`no space left on
+ *   the device (ENOSPC)`). A path ending in `.json` names the model.json file itself (its weights,
+ *   `<name>.weights.<hash>.bin`, go beside it). One process should save to a directory at a time.
  * - a tfjs IOHandler (an object with `save(artifacts)`): called with tfjs' ModelArtifacts.
  *
  * The optimizer's state (Adam's moments, the iteration count) is not saved.
@@ -86,12 +92,21 @@ export async function loadModel(source: LoadSource, options: LoadOptions = {}): 
     throw new Error(`loadModel: ${where}: ${errorMessage(e)}`);
   }
   try {
+    // The file is checked against the weights the layers will have before they are built: a topology
+    // declaring a 40000×12000 layer over a small weights file costs nothing.
+    let declared: ReturnType<typeof declaredWeights>;
+    try {
+      declared = declaredWeights(model.layers);
+    } catch (e) {
+      throw new Error(`loadModel: ${where}: ${errorMessage(e)}`);
+    }
+    const matched = matchWeights(declared, located, where);
     try {
       model.build();
     } catch (e) {
       throw new Error(`loadModel: ${where}: ${errorMessage(e)}`);
     }
-    applyWeights(model, located, raw.weightData, where);
+    applyWeights(model, matched, raw.weightData, where);
     if (raw.trainingConfig !== undefined && raw.trainingConfig !== null && options.compile !== false) {
       try {
         model.compile(compileArgsFrom(raw.trainingConfig));

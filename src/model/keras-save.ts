@@ -5,7 +5,7 @@
  * optimizer moments included, without a warning.
  */
 import type { Optimizer } from '../optimizers.js';
-import { writeFileAtomic } from '../platform.js';
+import { writeError, writeFileAtomic } from '../platform.js';
 import { KERAS_VERSION, groupNames, writeArchive } from './keras-archive.js';
 import { writeH5, type H5GroupSpec } from './keras-h5.js';
 import type { SavableModel } from './save.js';
@@ -68,6 +68,8 @@ export async function saveKeras(model: SavableModel, file?: string): Promise<Ker
   const bytes = await kerasBytes(model);
   if (file === undefined) return { bytes };
   const target = file.startsWith('file://') ? file.slice('file://'.length) : file;
-  await writeFileAtomic(target, bytes);
+  await writeFileAtomic(target, bytes).catch((e: unknown) => {
+    throw writeError(e, target, 'saveModel: ');
+  });
   return { bytes, file: target };
 }

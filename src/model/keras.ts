@@ -5,14 +5,14 @@
  * shapes checked against the bytes before anything is allocated; what this library lacks is refused by name.
  */
 import { isObject } from '../layer-config.js';
-import { Dense, type Layer } from '../layers.js';
+import { sizeOf } from '../tensor.js';
 import type { Optimizer } from '../optimizers.js';
-import { errorMessage as message, isNode, readFileBytes } from '../platform.js';
+import { errorMessage as message, isNode, readRegularFile } from '../platform.js';
 import type { LoadOptions } from './artifacts.js';
 import { CONFIG, MAX_FILE_BYTES, WEIGHTS, groupNames, readArchive } from './keras-archive.js';
 import { openH5, type H5Reader } from './keras-h5.js';
 import { Sequential } from './sequential.js';
-import { parseTopology } from './topology.js';
+import { declaredWeights, parseTopology } from './topology.js';
 import { compileArgsFrom } from './training-config.js';
 
 export type KerasSource = string | ArrayBuffer | ArrayBufferView | Blob;
@@ -79,25 +79,12 @@ async function sourceBytes(source: KerasSource, options: LoadOptions): Promise<{
     return { bytes: new Uint8Array(await res.arrayBuffer()), where: source };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;
-  const bytes = await readFileBytes(path).catch((e: unknown) => {
-    throw new Error(`loadModel: cannot read ${path}: ${message(e)}${(e as { code?: unknown }).code === 'EISDIR' ? ' (a .keras model is one file)' : ''}`);
+  // A regular file of bounded size only: a FIFO, a device or a directory is refused before any read.
+  const bytes = await readRegularFile(path, MAX_FILE_BYTES).catch((e: unknown) => {
+    throw new Error(`loadModel: ${message(e)}${/a directory/.test(message(e)) ? ' (a .keras model is one file)' : ''}`);
   });
   if (!bytes) throw new Error(`loadModel: ${path} does not exist`);
   return { bytes, where: path };
-}
-
-/**
- * An upper bound on the floats `build()` will allocate, from the layer shapes alone, so that a config
- * claiming a huge layer is refused by comparing it with the weights file instead of by running out of memory.
- */
-function paramsBound(layers: readonly Layer[]): number {
-  let shape = layers[0].declaredInputShape ?? [];
-  let n = 0;
-  for (const l of layers) {
-    if (l instanceof Dense) n += ((shape[shape.length - 1] ?? 0) + 1) * l.units;
-    shape = l.computeOutputShape(shape);
-  }
-  return n;
 }
 
 function loadLayerWeights(model: Sequential, h5: H5Reader, where: string): void {
@@ -169,9 +156,16 @@ export async function loadKeras(source: KerasSource, options: LoadOptions = {}):
   const config = archive.config;
   checkModelConfig(config, where);
   const parsed = parseTopology(config, `loadModel: ${where}`);
-  const bound = paramsBound(parsed.layers);
+  // What build() will allocate, from the layer shapes alone: a config claiming a huge layer is refused by
+  // comparing it with the weights file instead of by running out of memory.
+  let bound: number;
+  try {
+    bound = declaredWeights(parsed.layers).reduce((n, w) => n + sizeOf(w.shape), 0);
+  } catch (e) {
+    throw new Error(`loadModel: ${where}: ${message(e)}`);
+  }
   if (bound * 4 > archive.weights.length)
-    throw new Error(`${where}: the layers in ${CONFIG} need up to ${bound} float32 weights but ${WEIGHTS} has only ${archive.weights.length} bytes`);
+    throw new Error(`${where}: the layers in ${CONFIG} need ${bound} float32 weights but ${WEIGHTS} has only ${archive.weights.length} bytes`);
   let model: Sequential;
   try {
     model = new Sequential({ layers: parsed.layers, ...(parsed.name ? { name: parsed.name } : {}) });

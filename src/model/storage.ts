@@ -4,10 +4,24 @@
  * What comes out of reading is still unchecked JSON plus the weight bytes; load.ts builds the model.
  */
 import { isObject } from '../layer-config.js';
-import { concatBytes, errorMessage, nodeModules, readFileBytes, readFileText, requireNode, writeFile } from '../platform.js';
+import {
+  concatBytes,
+  errorCode,
+  errorMessage,
+  fsCause,
+  nodeModules,
+  notRegularFile,
+  readRegularFile,
+  requireNode,
+  versionedName,
+  versionedPattern,
+  writeFilesAtomic,
+  type NodeModules,
+} from '../platform.js';
+import { byteLengthError, checkSpecs, neededBytes } from './weights-format.js';
 import {
   MODEL_JSON,
-  WEIGHTS_BIN,
+  WEIGHTS_PREFIX,
   type IOHandlerLike,
   type LoadOptions,
   type LoadSource,
@@ -75,44 +89,96 @@ function fromModelJson(json: unknown, weightData: Uint8Array, where: string): Ra
   return { where, modelTopology: j.modelTopology, format: j.format, specs: groups.flatMap((g) => g.weights), weightData, trainingConfig: j.trainingConfig };
 }
 
+/** Largest model.json read: a large model's is some hundred kB. */
+export const MAX_JSON_BYTES = 64 * 2 ** 20;
+/** Largest total of weight files read: what wasm32 memory could hold at most. */
+export const MAX_WEIGHT_BYTES = 2 ** 32;
+
+/**
+ * Where a manifest's weights path points, refused unless it stays inside the model's directory: relative,
+ * no `..` out of it, and (once symbolic links are followed) still inside it. `root` is the directory's
+ * real path.
+ */
+async function confinedPath(node: NodeModules, dir: string, root: string, file: string, where: string): Promise<string> {
+  const { fs, path } = node;
+  const refuse = (why: string) => new Error(`loadModel: ${where}: the weights path '${file}' ${why}; weight files must lie in the model's directory ${dir}`);
+  if (file === '' || path.isAbsolute(file) || /^[a-z][a-z0-9+.-]*:/i.test(file) || /^[\\/]/.test(file)) throw refuse('is absolute');
+  const f = path.resolve(dir, file);
+  const inside = (base: string, p: string) => {
+    const rel = path.relative(base, p);
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  };
+  if (!inside(path.resolve(dir), f)) throw refuse('leaves the directory');
+  const real = await fs.realpath(f).catch(() => null);
+  if (real !== null && !inside(root, real)) throw refuse(`is a symbolic link to ${real}, outside the directory`);
+  return f;
+}
+
 async function readFromFiles(source: string): Promise<RawArtifacts> {
-  const { fs, path } = await requireNode(`loadModel: reading '${source}'`);
+  const node = await requireNode(`loadModel: reading '${source}'`);
+  const { fs, path } = node;
   const p = source.startsWith(FILE_SCHEME) ? source.slice(FILE_SCHEME.length) : source;
   const st = await fs.stat(p).catch(() => null);
   if (!st) throw new Error(`loadModel: '${p}' does not exist (expected a directory holding ${MODEL_JSON}, or the path of a model.json)`);
   const jsonFile = st.isDirectory() ? path.join(p, MODEL_JSON) : p;
   const dir = st.isDirectory() ? p : path.dirname(p);
-  let text: string | null;
-  try {
-    text = await readFileText(jsonFile);
-  } catch (e) {
-    throw new Error(`loadModel: cannot read ${jsonFile}: ${errorMessage(e)}`);
-  }
-  if (text === null) throw new Error(`loadModel: ${jsonFile} not found`);
-  const json = parseJson(text, jsonFile);
+  // Regular files of bounded size only: a FIFO, a device or a directory is refused before any read.
+  const read = (f: string, max: number) =>
+    readRegularFile(f, max).catch((e: unknown) => {
+      throw new Error(`loadModel: ${errorMessage(e)}`);
+    });
+  const bytes = await read(jsonFile, MAX_JSON_BYTES);
+  if (bytes === null) throw new Error(`loadModel: ${jsonFile} not found`);
+  const json = parseJson(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes), jsonFile);
   const { groups } = checkModelJson(json, jsonFile);
+  const specs = checkSpecs(groups.flatMap((g) => g.weights), jsonFile);
+  const root = await fs.realpath(dir);
+  const files: { file: string; size: number }[] = [];
+  for (const name of groups.flatMap((g) => g.paths)) {
+    const file = await confinedPath(node, dir, root, name, jsonFile);
+    const fst = await fs.stat(file).catch(() => null);
+    if (!fst) throw new Error(`loadModel: weights file ${file} (listed in ${jsonFile}) not found`);
+    if (!fst.isFile()) throw new Error(`loadModel: ${notRegularFile(file, fst).message}`);
+    files.push({ file, size: fst.size });
+  }
+  // The sizes on disk against what the manifest declares, before anything is read or allocated.
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const need = neededBytes(specs);
+  if (need !== null && need !== total) throw byteLengthError(specs, total, need, jsonFile);
+  if (total > MAX_WEIGHT_BYTES) throw new Error(`loadModel: ${jsonFile}: the weight files hold ${total} bytes, more than wasm memory can hold (${MAX_WEIGHT_BYTES})`);
   const parts: Uint8Array[] = [];
-  for (const file of groups.flatMap((g) => g.paths)) {
-    const f = path.join(dir, file);
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await readFileBytes(f);
-    } catch (e) {
-      throw new Error(`loadModel: cannot read weights file ${f}: ${errorMessage(e)}`);
-    }
-    if (bytes === null) throw new Error(`loadModel: weights file ${f} (listed in ${jsonFile}) not found`);
-    parts.push(bytes);
+  for (const { file } of files) {
+    const b = await read(file, MAX_WEIGHT_BYTES); // a file that changed since its stat fails locate()
+    if (b === null) throw new Error(`loadModel: weights file ${file} (listed in ${jsonFile}) not found`);
+    parts.push(b);
   }
   return fromModelJson(json, concatBytes(parts), jsonFile);
 }
 
-/** tfjs' rule: weight files live beside model.json, and a query string is kept (signed URLs). */
+/**
+ * tfjs' rule: weight files live beside model.json, and a query string is kept (signed URLs). A path that
+ * is absolute (another origin, or another place on this one) or climbs out of the model's URL prefix with
+ * `..` is refused.
+ */
 function weightUrl(modelUrl: string, file: string): string {
-  if (isHttp(file)) return file;
-  const slash = modelUrl.lastIndexOf('/');
-  const q = modelUrl.lastIndexOf('?');
-  const suffix = q > slash ? modelUrl.slice(q) : '';
-  return modelUrl.slice(0, slash + 1) + file + suffix;
+  const refuse = (why: string) => new Error(`loadModel: ${modelUrl}: the weights path '${file}' ${why}; weight files must lie under the model's URL`);
+  if (file === '' || /^[a-z][a-z0-9+.-]*:/i.test(file) || /^[\\/]/.test(file)) throw refuse('is absolute');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(file);
+  } catch {
+    throw refuse('is not a valid URL path');
+  }
+  let depth = 0;
+  for (const seg of decoded.split(/[?#]/)[0].split(/[\\/]/)) {
+    if (seg === '..') depth--;
+    else if (seg !== '.' && seg !== '') depth++;
+    if (depth < 0) throw refuse('leaves the directory');
+  }
+  const q = modelUrl.search(/[?#]/);
+  const path = q < 0 ? modelUrl : modelUrl.slice(0, q);
+  const query = q < 0 || modelUrl[q] !== '?' ? '' : modelUrl.slice(q).split('#')[0];
+  return path.slice(0, path.lastIndexOf('/') + 1) + file + query;
 }
 
 async function readFromUrl(source: string, opts: LoadOptions): Promise<RawArtifacts> {
@@ -133,12 +199,21 @@ async function readFromUrl(source: string, opts: LoadOptions): Promise<RawArtifa
     if (!res.ok) throw new Error(`loadModel: fetching ${what} ${u} failed with HTTP status ${res.status}${res.status === 404 ? ' (not found)' : ''}`);
     return res;
   };
-  const text = await (await get(url, 'model.json')).text();
+  // Bodies of bounded size: a declared Content-Length over the bound is refused before the body is read.
+  const body = async (res: Response, u: string, max: number): Promise<Uint8Array> => {
+    const len = Number(res.headers?.get?.('content-length') ?? NaN);
+    if (len > max) throw new Error(`loadModel: ${u} has ${len} bytes, more than the ${max} this file may have`);
+    const b = new Uint8Array(await res.arrayBuffer());
+    if (b.length > max) throw new Error(`loadModel: ${u} has ${b.length} bytes, more than the ${max} this file may have`);
+    return b;
+  };
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await body(await get(url, 'model.json'), url, MAX_JSON_BYTES));
   const json = parseJson(text, url);
   const { groups } = checkModelJson(json, url);
-  const parts = await Promise.all(
-    groups.flatMap((g) => g.paths).map(async (p) => new Uint8Array(await (await get(weightUrl(url, p), `weights file (listed in ${url})`)).arrayBuffer())),
-  );
+  const specs = checkSpecs(groups.flatMap((g) => g.weights), url);
+  const urls = groups.flatMap((g) => g.paths).map((p) => weightUrl(url, p));
+  const need = neededBytes(specs);
+  const parts = await Promise.all(urls.map(async (u) => body(await get(u, `weights file (listed in ${url})`), u, need ?? MAX_WEIGHT_BYTES)));
   return fromModelJson(json, concatBytes(parts), url);
 }
 
@@ -197,7 +272,7 @@ export async function writeArtifacts(
   modelJson: ModelJSON,
   weightSpecs: WeightSpec[],
   weightData: ArrayBuffer,
-): Promise<{ files?: { modelJson: string; weights: string }; handlerResult?: unknown }> {
+): Promise<{ files?: { modelJson: string; weights: string }; handlerResult?: unknown; modelJson?: ModelJSON }> {
   if (destination === 'memory') return {};
 
   if (destination !== null && typeof destination === 'object') {
@@ -228,12 +303,47 @@ export async function writeArtifacts(
   const target = destination.startsWith(FILE_SCHEME) ? destination.slice(FILE_SCHEME.length) : destination;
   const jsonTarget = target.toLowerCase().endsWith('.json');
   const dir = jsonTarget ? path.dirname(target) : target;
-  const jsonFile = jsonTarget ? target : path.join(dir, MODEL_JSON);
-  const weightsFile = path.join(dir, WEIGHTS_BIN);
-  const st = await fs.stat(dir).catch(() => null);
+  const jsonName = jsonTarget ? path.basename(target) : MODEL_JSON;
+  const jsonFile = path.join(dir, jsonName);
+  const st = await fs.stat(dir).catch((e: unknown) => {
+    if (errorCode(e) === 'ENOENT' || errorCode(e) === 'ENOTDIR') return null; // mkdir says which
+    throw new Error(`saveModel: cannot reach the directory ${dir}: ${fsCause(e)}`);
+  });
   if (st && !st.isDirectory()) throw new Error(`saveModel: '${dir}' exists and is not a directory`);
-  await fs.mkdir(dir, { recursive: true });
-  await writeFile(weightsFile, new Uint8Array(weightData));
-  await writeFile(jsonFile, JSON.stringify(modelJson));
-  return { files: { modelJson: jsonFile, weights: weightsFile } };
+  if (!st)
+    await fs.mkdir(dir, { recursive: true }).catch((e: unknown) => {
+      throw new Error(`saveModel: cannot create the directory ${dir}: ${fsCause(e)}`);
+    });
+  const jst = await fs.lstat(jsonFile).catch(() => null);
+  if (jst?.isDirectory()) throw new Error(`saveModel: '${jsonFile}' exists and is a directory`);
+
+  // The weights file is named after its content (weights.<sha-256>.bin): the manifest that names it is the
+  // only file ever replaced, so the directory holds the old model or the new one at every moment.
+  const prefix = jsonName === MODEL_JSON ? WEIGHTS_PREFIX : `${jsonName.replace(/\.json$/i, '')}.${WEIGHTS_PREFIX}`;
+  const bytes = new Uint8Array(weightData);
+  const weightsName = versionedName(prefix, bytes, '.bin');
+  const written: ModelJSON = { ...modelJson, weightsManifest: modelJson.weightsManifest.map((g) => ({ ...g, paths: [weightsName] })) };
+  await writeFilesAtomic(
+    dir,
+    {
+      parts: [{ name: weightsName, data: bytes }],
+      manifest: { name: jsonName, data: JSON.stringify(written) },
+      obsolete: jst?.isFile() ? await referencedFiles(jsonFile) : [],
+      stale: [versionedPattern(prefix, '.bin')],
+    },
+    'saveModel: ',
+  );
+  return { files: { modelJson: jsonFile, weights: path.join(dir, weightsName) }, modelJson: written };
+}
+
+/** The weight files an existing model.json names (plain names in its directory only), to remove once it is replaced. */
+async function referencedFiles(jsonFile: string): Promise<string[]> {
+  try {
+    const bytes = await readRegularFile(jsonFile, MAX_JSON_BYTES);
+    const json = bytes && (JSON.parse(new TextDecoder().decode(bytes)) as unknown);
+    if (!isObject(json) || !Array.isArray(json.weightsManifest)) return [];
+    return json.weightsManifest.flatMap((g: unknown) => (isObject(g) && Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string' && !/[\\/]/.test(p)) : []));
+  } catch {
+    return []; // an unreadable old manifest: its files stay
+  }
 }

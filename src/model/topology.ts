@@ -113,3 +113,16 @@ export function parseTopology(topology: unknown, what: string): ParsedTopology {
   if (!layers[0].declaredInputShape) throw new Error(`${what}: the first layer '${layers[0].name}' has no batch_input_shape, so the model's input shape is unknown`);
   return { name, layers };
 }
+
+/**
+ * The weights (names without `:0`, shapes) parsed layers will have once built, from the shapes alone:
+ * nothing is allocated, so a file declaring a huge layer is refused before it can cost memory.
+ */
+export function declaredWeights(layers: readonly Layer[]): { name: string; shape: number[] }[] {
+  let shape = layers[0]?.declaredInputShape ?? [];
+  return layers.flatMap((l) => {
+    const w = l.weightShapes(shape);
+    shape = l.computeOutputShape(shape);
+    return w;
+  });
+}

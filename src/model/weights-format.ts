@@ -43,8 +43,30 @@ export function checkSpecs(specs: unknown, where: string): WeightSpec[] {
     const q = (s as Record<string, unknown>).quantization;
     if (q !== undefined && (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)))
       throw new Error(`loadModel: ${where}: weight '${s.name}' has an unknown quantization ${JSON.stringify(q)} (supported: uint8, uint16, float16)`);
+    if (isObject(q) && q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min)))
+      throw new Error(`loadModel: ${where}: weight '${s.name}' is quantized to ${q.dtype as string} without a finite scale and min`);
   });
   return specs as WeightSpec[];
+}
+
+/** The bytes the specs need in tfjs' layout, or null when a string weight makes it depend on the data. */
+export function neededBytes(specs: readonly WeightSpec[]): number | null {
+  let n = 0;
+  for (const spec of specs) {
+    if (spec.dtype === 'string' && !spec.quantization) return null;
+    n += sizeOf(spec.shape) * BYTES_PER[spec.quantization ? spec.quantization.dtype : spec.dtype];
+  }
+  return n;
+}
+
+/** The error for weight data of `have` bytes where the specs need `need` (null: more than there is). */
+export function byteLengthError(specs: readonly WeightSpec[], have: number, need: number | null, where: string): Error {
+  const floats = specs.filter((s) => s.dtype === 'float32' && !s.quantization).length;
+  return new Error(
+    `loadModel: ${where}: the weight data has ${have} bytes but the manifest's ${specs.length} weights need ${need ?? 'more than ' + have}` +
+      (floats === specs.length ? ` (${specs.reduce((k, s) => k + sizeOf(s.shape), 0)} float32 values)` : '') +
+      ' (truncated or mismatched weights file?)',
+  );
 }
 
 /** Byte ranges of all specs in the concatenated data (tfjs' layout); checks the total against the data. */
@@ -71,14 +93,7 @@ export function locate(specs: WeightSpec[], data: Uint8Array, where: string): Lo
     out.push({ spec, offset: off, byteLength: len });
     off += len;
   }
-  if (!complete || off !== data.length) {
-    const floats = specs.filter((s) => s.dtype === 'float32' && !s.quantization).length;
-    throw new Error(
-      `loadModel: ${where}: the weight data has ${data.length} bytes but the manifest's ${specs.length} weights need ${complete ? off : 'more than ' + data.length}` +
-        (floats === specs.length ? ` (${specs.reduce((k, s) => k + sizeOf(s.shape), 0)} float32 values)` : '') +
-        ' (truncated or mismatched weights file?)',
-    );
-  }
+  if (!complete || off !== data.length) throw byteLengthError(specs, data.length, complete ? off : null, where);
   return out;
 }
 
@@ -103,19 +118,22 @@ function decodeFloat32(l: Located, data: Uint8Array): Float32Array {
     for (let i = 0; i < n; i++) out[i] = float16ToFloat32(h[i]);
     return out;
   }
-  if (typeof q.scale !== 'number' || typeof q.min !== 'number') throw new Error(`loadModel: weight '${spec.name}' is quantized to ${q.dtype} without scale and min`);
   const v = q.dtype === 'uint8' ? bytes : new Uint16Array(bytes.buffer);
-  for (let i = 0; i < n; i++) out[i] = v[i] * q.scale + q.min;
+  const scale = q.scale!; // checkSpecs: finite
+  const min = q.min!;
+  for (let i = 0; i < n; i++) out[i] = v[i] * scale + min;
   return out;
 }
 
 const bareName = (n: string) => n.replace(/:0$/, '');
 
-/** Sets the model's weights from the located data, matched by name; errors say what does not fit. */
-export function applyWeights(model: { readonly layers: readonly Layer[]; setWeights(w: TensorLike[]): void }, located: Located[], data: Uint8Array, where: string): void {
-  const targets = model.layers.flatMap((l) => l.weights);
+/**
+ * The located data of each weight the model will have (`declaredWeights`, in model order), matched by
+ * name; errors say what does not fit. Runs before the model is built, so a mismatch costs no memory.
+ */
+export function matchWeights(targets: readonly { name: string; shape: readonly number[] }[], located: Located[], where: string): Located[] {
   const mine = located.filter((l) => l.spec.group !== 'optimizer');
-  const expected = targets.map((w) => `${bareName(w.name)} [${w.tensor.shape}]`).join(', ');
+  const expected = targets.map((w) => `${w.name} [${w.shape}]`).join(', ');
   if (mine.length !== targets.length)
     throw new Error(`loadModel: ${where}: the weights manifest lists ${mine.length} model weight${mine.length === 1 ? '' : 's'} but the model has ${targets.length}${targets.length ? ` (${expected})` : ''}`);
   const byName = new Map<string, Located>();
@@ -124,14 +142,22 @@ export function applyWeights(model: { readonly layers: readonly Layer[]; setWeig
     if (byName.has(k)) throw new Error(`loadModel: ${where}: the weights manifest lists '${k}' twice`);
     byName.set(k, l);
   }
-  const values = targets.map((w) => {
-    const k = bareName(w.name);
+  return targets.map((w) => {
+    const k = w.name;
     const l = byName.get(k);
     if (!l) throw new Error(`loadModel: ${where}: weight '${k}' is missing from the weights manifest (it lists ${[...byName.keys()].map((n) => `'${n}'`).join(', ')})`);
-    if (l.spec.shape.join(',') !== w.tensor.shape.join(','))
-      throw new Error(`loadModel: ${where}: weight '${k}' has shape [${l.spec.shape}] in the manifest but the model needs [${w.tensor.shape}]`);
+    if (l.spec.shape.join(',') !== w.shape.join(','))
+      throw new Error(`loadModel: ${where}: weight '${k}' has shape [${l.spec.shape}] in the manifest but the model needs [${w.shape}]`);
     if (l.spec.dtype !== 'float32') throw new Error(`loadModel: ${where}: weight '${k}' has dtype ${l.spec.dtype}; model weights must be float32`);
-    const d = decodeFloat32(l, data);
+    return l;
+  });
+}
+
+/** Sets the built model's weights from the data `matchWeights` matched to them, in model order. */
+export function applyWeights(model: { readonly layers: readonly Layer[]; setWeights(w: TensorLike[]): void }, matched: Located[], data: Uint8Array, where: string): void {
+  const targets = model.layers.flatMap((l) => l.weights);
+  const values = targets.map((w, i) => {
+    const d = decodeFloat32(matched[i], data);
     return { shape: w.tensor.shape, dtype: 'float32', dataSync: () => d } as TensorLike;
   });
   try {
