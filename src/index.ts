@@ -7,14 +7,16 @@ export { Layer, Dense, Dropout, Flatten, clearSession, type ActivationName } fro
 export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs } from './model/sequential.js';
 export type { LossIdentifier, MetricIdentifier } from './losses.js';
 export type { OptimizerName } from './names.js';
-export { loadModel, saveModel, kerasBytes, type KerasSaveResult, type KerasSource, type KerasPath } from './model/files.js';
-export { type SaveDestination, type SaveResult, type LoadSource, type LoadOptions, type ModelJSON, type MemoryArtifacts, type ModelArtifacts, type IOHandlerLike, type WeightSpec } from './model/io.js';
+export { loadModel, saveModel, loadWeights, saveWeights, kerasBytes, type KerasSaveResult, type KerasSource, type KerasPath } from './model/files.js';
+export { type SaveDestination, type SaveOptions, type SaveResult, type LoadSource, type LoadOptions, type ModelJSON, type MemoryArtifacts, type ModelArtifacts, type IOHandlerLike, type WeightSpec } from './model/io.js';
 export * as optimizers from './optimizers-api.js';
 export { Optimizer, Adam, SGD, RMSprop } from './optimizers.js';
 export * as callbacks from './callbacks/index.js';
 export { Callback, type Logs, type FitParams } from './callbacks/base.js';
 export { History } from './callbacks/history.js';
 export { EarlyStopping } from './callbacks/early-stopping.js';
+export { ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint.js';
+export { BackupAndRestore, type BackupAndRestoreArgs } from './callbacks/backup-and-restore.js';
 export { ProgressBarLogger } from './callbacks/progress.js';
 export { TensorBoard, histogramTag, type TensorBoardOptions, type TensorBoardFile } from './callbacks/tensorboard.js';
 export { EventFileWriter, histogramBuckets, type EventFileWriterOptions } from './tensorboard/writer.js';

@@ -26,6 +26,27 @@ export function setSeed(seed: number): void {
   seeded = true;
 }
 
+/**
+ * The generator's state (four uint32 words; all zero while it was never seeded or drawn from), so that a
+ * resumed run draws what the unbroken one would have drawn next (backups, saves with their optimizer).
+ */
+export function getRandomState(): number[] {
+  return seeded ? Array.from(state) : [0, 0, 0, 0];
+}
+
+/** Puts the generator back to a state from `getRandomState()`. */
+export function setRandomState(s: readonly number[]): void {
+  if (!Array.isArray(s) || s.length !== 4 || !s.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff))
+    throw new Error(`setRandomState: expected four uint32 words, got ${JSON.stringify(s)}`);
+  if (s.every((v) => v === 0)) {
+    // Never seeded when it was captured: it seeds itself on first use, as it would have.
+    seeded = false;
+    return;
+  }
+  state = Uint32Array.from(s);
+  seeded = true;
+}
+
 function ensureSeeded(): void {
   if (!seeded) setSeed((Math.random() * 2 ** 32) >>> 0);
 }

@@ -472,7 +472,7 @@ describe('interop with tfjs-layers', () => {
     t.dispose();
   });
 
-  it('a tfjs model saved with includeOptimizer comes back compiled; its optimizer weights are skipped', async () => {
+  it('a tfjs model saved with includeOptimizer comes back compiled, with its optimizer state (resume.test.ts checks the values)', async () => {
     const t = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 5, activation: 'relu' }), tfl.layers.dense({ units: 3, activation: 'softmax' })] });
     t.compile({ optimizer: tf.train.adam(0.005, 0.85, 0.995), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const xs = tf.tensor(values(12 * 6, 4), [12, 6]);

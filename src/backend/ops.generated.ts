@@ -18,7 +18,7 @@ export const DType = {"u8":0,"f32":1,"i32":2} as const;
 export const Ctrl = { failed: 0, abort: 1, shutdown: 2, epoch: 3, nthreads: 4, main_can_block: 5, done: 6, done_sleepers: 7, started: 8 } as const;
 export const CTRL_WORDS = 9;
 
-export const Op = { GEMM: 1, ACT_FWD: 2, ACT_BWD: 3, SOFTMAX_FWD: 4, SOFTMAX_BWD: 5, DROPOUT_FWD: 6, MUL: 7, LOSS: 8, ACCURACY: 9, SUM: 10, COLSUM: 11, ADAM: 12, SGD: 13, RMSPROP: 14, GATHER: 15, COUNT_NON_FINITE: 16, GEMM_ADAM: 17 } as const;
+export const Op = { GEMM: 1, ACT_FWD: 2, ACT_BWD: 3, SOFTMAX_FWD: 4, SOFTMAX_BWD: 5, DROPOUT_FWD: 6, MUL: 7, LOSS: 8, ACCURACY: 9, SUM: 10, COLSUM: 11, ADAM: 12, SGD: 13, RMSPROP: 14, GATHER: 15, COUNT_NON_FINITE: 16, STOP_IF_NON_FINITE: 32, GEMM_ADAM: 17 } as const;
 
 /** Why an op has no naive reference (every other op has one, in the test build). */
 export const NO_REFERENCE: Readonly<Record<string, string>> = {
@@ -28,6 +28,7 @@ export const NO_REFERENCE: Readonly<Record<string, string>> = {
   sum: "runs the textbook sequential loop on one thread: it is its own reference",
   gather: "a scalar copy loop per row: already the naive form; checked against JS indexing in test/kernels.test.ts",
   countNonFinite: "a scalar loop on one thread: it is its own reference",
+  stopIfNonFinite: "one comparison on one thread: it is its own reference",
 };
 
 const f32buf = new Float32Array(1);
@@ -340,6 +341,19 @@ export function countNonFinite(a: CountNonFiniteArgs): OpCall<never> {
     name: 'countNonFinite',
     code: 16,
     args: [a.n >>> 0, a.x >>> 0, a.out >>> 0],
+    patches: {  },
+  };
+}
+
+/** skips the rest of the program when x[0] (a training step's loss) is NaN or ±Infinity, so that the step applies no update (its weights and optimizer state stay those of the last finite step), on thread 0 */
+export interface StopIfNonFiniteArgs {
+  x: number;
+}
+export function stopIfNonFinite(a: StopIfNonFiniteArgs): OpCall<never> {
+  return {
+    name: 'stopIfNonFinite',
+    code: 32,
+    args: [a.x >>> 0],
     patches: {  },
   };
 }

@@ -50,6 +50,28 @@ export interface ModelJSON {
   convertedBy: null;
   weightsManifest: WeightsManifestGroup[];
   trainingConfig?: TrainingConfig;
+  /** Saved with `includeOptimizer` (wasm-layers only; tfjs ignores it): what the next fit draws from. */
+  trainingState?: TrainingState;
+}
+
+/** What a resumed fit needs besides weights and optimizer variables to continue bit for bit. */
+export interface TrainingState {
+  /** The model's dropout step counter and seed (seed absent: the model had never been fitted). */
+  dropoutStep: number;
+  dropoutSeed?: number;
+  /** The global random generator's state (random.ts), which shuffling draws from. */
+  randomState: number[];
+  /** The optimizer's learning rate as a double (.keras keeps only its float32). */
+  learningRate?: number;
+}
+
+export interface SaveOptions {
+  /**
+   * Also save the optimizer's state (tfjs' `includeOptimizer`: its variables as weights of group
+   * 'optimizer') and the training state, so that a loaded model trains on exactly as this one would.
+   * Default false, as in tfjs. (`.keras` files always hold the optimizer's state.)
+   */
+  includeOptimizer?: boolean;
 }
 
 /** tfjs' ModelArtifacts (what IOHandlers exchange); fields we read are checked at run time. */

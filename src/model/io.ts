@@ -24,13 +24,14 @@
  * `tf.io.browserFiles`, …).
  */
 import { errorMessage } from '../platform.js';
-import type { LoadOptions, LoadSource, SaveDestination, SaveResult } from './artifacts.js';
+import type { LoadOptions, LoadSource, SaveDestination, SaveOptions, SaveResult } from './artifacts.js';
+import { applyOptimizerVariables, applyTrainingState, type OptimizerVariable } from './optimizer-state.js';
 import { writeModel } from './save.js';
 import { Sequential } from './sequential.js';
 import { readSource } from './storage.js';
 import { declaredWeights, parseTopology } from './topology.js';
 import { compileArgsFrom } from './training-config.js';
-import { applyWeights, checkSpecs, locate, matchWeights } from './weights-format.js';
+import { applyWeights, checkSpecs, locate, matchWeights, type Located } from './weights-format.js';
 
 export {
   VERSION,
@@ -43,7 +44,9 @@ export {
   type ModelJSON,
   type ModelTopology,
   type SaveDestination,
+  type SaveOptions,
   type SaveResult,
+  type TrainingState,
   type TrainingConfig,
   type WeightDtype,
   type WeightSpec,
@@ -63,11 +66,34 @@ export {
  *   `<name>.weights.<hash>.bin`, go beside it). One process should save to a directory at a time.
  * - a tfjs IOHandler (an object with `save(artifacts)`): called with tfjs' ModelArtifacts.
  *
- * The optimizer's state (Adam's moments, the iteration count) is not saved.
+ * With `{ includeOptimizer: true }` the optimizer's state (Adam's moments, the iteration count) is saved
+ * too, as tfjs saves it, with the dropout seed and step and the global random generator: loading it gives
+ * a model whose next `fit` continues as this one's would have (see SaveOptions).
  */
-export async function saveModel(model: Sequential, destination: SaveDestination): Promise<SaveResult> {
+export async function saveModel(model: Sequential, destination: SaveDestination, options: SaveOptions = {}): Promise<SaveResult> {
   if (!(model instanceof Sequential)) throw new Error(`saveModel: expected a Sequential model, got ${model === null ? 'null' : typeof model}`);
-  return writeModel(model, destination);
+  if (options === null || typeof options !== 'object') throw new Error(`saveModel: options must be an object such as { includeOptimizer: true }, got ${options === null ? 'null' : typeof options}`);
+  if (options.includeOptimizer !== undefined && typeof options.includeOptimizer !== 'boolean') throw new Error(`saveModel: includeOptimizer must be true or false, got ${String(options.includeOptimizer)}`);
+  return writeModel(model, destination, options);
+}
+
+/**
+ * Puts back what a save with includeOptimizer added: the optimizer's variables (group 'optimizer', as tfjs
+ * writes them) and the training state. The global random generator goes back to where it was at saving,
+ * so the next fit shuffles as the unbroken run would; call setSeed() after loading to choose otherwise.
+ */
+function restoreTraining(model: Sequential, located: Located[], data: Uint8Array, state: unknown, where: string): void {
+  const saved = located.filter((l) => l.spec.group === 'optimizer');
+  if (saved.length > 0) {
+    const vars: OptimizerVariable[] = saved.map(({ spec, offset, byteLength }) => {
+      if (spec.dtype !== 'float32' && spec.dtype !== 'int32') throw new Error(`loadModel: ${where}: optimizer weight '${spec.name}' has dtype ${spec.dtype}`);
+      if (spec.quantization) throw new Error(`loadModel: ${where}: optimizer weight '${spec.name}' is quantized; optimizer state must be saved unquantized`);
+      const bytes = data.slice(offset, offset + byteLength); // a copy: aligned, and owned
+      return { name: spec.name, shape: spec.shape, dtype: spec.dtype, data: spec.dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer) };
+    });
+    applyOptimizerVariables(model.layers, model.compiled!.optimizer, vars, `loadModel: ${where}`);
+  }
+  if (state !== undefined && state !== null) applyTrainingState(model, model.compiled!.optimizer, state, `loadModel: ${where}`);
 }
 
 /**
@@ -113,6 +139,7 @@ export async function loadModel(source: LoadSource, options: LoadOptions = {}): 
       } catch (e) {
         throw new Error(`loadModel: ${where}: cannot compile from trainingConfig: ${errorMessage(e).replace(/^compile: /, '')} (pass { compile: false } to load the model uncompiled)`);
       }
+      restoreTraining(model, located, raw.weightData, raw.trainingState, where);
     }
     return model;
   } catch (e) {

@@ -2,7 +2,8 @@
  * Keras 3's native `.keras` format, in and out (`model.save('m.keras')`, `loadModel('m.keras')`).
  *
  * A `.keras` file is a zip archive (Keras writes its members stored, uncompressed) of
- *  - `metadata.json`: `{ keras_version, date_saved }`;
+ *  - `metadata.json`: `{ keras_version, date_saved }` (and, from this library, `wasm_layers_training_state`:
+ *    the dropout stream, the random generator and the exact learning rate, for an exact resumption);
  *  - `config.json`: the model as `serialize_keras_object` writes it: `{ module, class_name, config,
  *    registered_name, build_config, compile_config }`, layers inside `config.layers` the same way;
  *  - `model.weights.h5`: HDF5, one group per saveable object, its variables numbered in a `vars` subgroup:
@@ -23,6 +24,8 @@ export const KERAS_VERSION = '3.15.1';
 
 export const CONFIG = 'config.json';
 export const METADATA = 'metadata.json';
+/** metadata.json's key for wasm-layers' training state (dropout stream, random generator, exact learning rate). */
+export const TRAINING_STATE_KEY = 'wasm_layers_training_state';
 export const WEIGHTS = 'model.weights.h5';
 
 /** Largest JSON member read (config.json of a large model is some hundred kB). */

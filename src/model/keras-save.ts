@@ -6,8 +6,9 @@
  */
 import type { Optimizer } from '../optimizers.js';
 import { writeError, writeFileAtomic } from '../platform.js';
-import { KERAS_VERSION, groupNames, writeArchive } from './keras-archive.js';
+import { KERAS_VERSION, TRAINING_STATE_KEY, groupNames, writeArchive } from './keras-archive.js';
 import { writeH5, type H5GroupSpec } from './keras-h5.js';
+import { trainingStateOf } from './optimizer-state.js';
 import type { SavableModel } from './save.js';
 import { keras3Config } from './topology.js';
 import { kerasCompileConfig, kerasOptimizerName } from './training-config.js';
@@ -42,11 +43,12 @@ function dateSaved(now = new Date()): string {
   return `${now.getFullYear()}-${p2(now.getMonth() + 1)}-${p2(now.getDate())}@${p2(now.getHours())}:${p2(now.getMinutes())}:${p2(now.getSeconds())}`;
 }
 
-/** The `.keras` file of a model, as bytes (in any runtime: hand them to a download, a fetch, IndexedDB, …). */
-export async function kerasBytes(model: SavableModel): Promise<Uint8Array> {
+/**
+ * The weights file of a model (`model.weights.h5` inside a `.keras` file, or what Keras' `save_weights`
+ * writes to a `.weights.h5` path): the layers' variables and, when compiled, the optimizer's.
+ */
+export async function kerasWeightsBytes(model: SavableModel): Promise<Uint8Array> {
   model.build();
-  const config = keras3Config(model, 'saving .keras');
-  if (model.compiled) config.compile_config = kerasCompileConfig(model.compiled);
   const names = groupNames(model.layers.map((l) => l.className));
   const groups: H5GroupSpec[] = model.layers.map((l, i) => ({
     path: ['layers', names[i], 'vars'],
@@ -55,8 +57,29 @@ export async function kerasBytes(model: SavableModel): Promise<Uint8Array> {
   }));
   if (model.compiled) groups.push(optimizerGroup(model, model.compiled.optimizer));
   groups.push({ path: ['vars'], attrs: { name: model.name } });
-  const weights = await writeH5(groups);
-  return writeArchive(config, { keras_version: KERAS_VERSION, date_saved: dateSaved() }, weights);
+  return writeH5(groups);
+}
+
+/** The `.keras` file of a model, as bytes (in any runtime: hand them to a download, a fetch, IndexedDB, …). */
+export async function kerasBytes(model: SavableModel): Promise<Uint8Array> {
+  model.build();
+  const config = keras3Config(model, 'saving .keras');
+  if (model.compiled) config.compile_config = kerasCompileConfig(model.compiled);
+  const weights = await kerasWeightsBytes(model);
+  const metadata: Record<string, unknown> = { keras_version: KERAS_VERSION, date_saved: dateSaved() };
+  // What Keras' format has no place for and an exact resumption needs (Keras ignores unknown metadata keys).
+  if (model.compiled) metadata[TRAINING_STATE_KEY] = trainingStateOf(model, model.compiled.optimizer);
+  return writeArchive(config, metadata, weights);
+}
+
+/** Keras' `save_weights` to a `.weights.h5` file, replaced atomically. */
+export async function saveKerasWeights(model: SavableModel, file: string): Promise<{ bytes: Uint8Array; file: string }> {
+  const bytes = await kerasWeightsBytes(model);
+  const target = file.startsWith('file://') ? file.slice('file://'.length) : file;
+  await writeFileAtomic(target, bytes).catch((e: unknown) => {
+    throw writeError(e, target, 'saveWeights: ');
+  });
+  return { bytes, file: target };
 }
 
 /**

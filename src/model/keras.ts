@@ -9,8 +9,9 @@ import { sizeOf } from '../tensor.js';
 import type { Optimizer } from '../optimizers.js';
 import { errorMessage as message, isNode, readRegularFile } from '../platform.js';
 import type { LoadOptions } from './artifacts.js';
-import { CONFIG, MAX_FILE_BYTES, WEIGHTS, groupNames, readArchive } from './keras-archive.js';
+import { CONFIG, MAX_FILE_BYTES, TRAINING_STATE_KEY, WEIGHTS, groupNames, readArchive } from './keras-archive.js';
 import { openH5, type H5Reader } from './keras-h5.js';
+import { applyTrainingState } from './optimizer-state.js';
 import { Sequential } from './sequential.js';
 import { declaredWeights, parseTopology } from './topology.js';
 import { compileArgsFrom } from './training-config.js';
@@ -184,6 +185,8 @@ export async function loadKeras(source: KerasSource, options: LoadOptions = {}):
         throw new Error(`loadModel: ${where}: cannot compile from compile_config: ${message(e).replace(/^compile: /, '')} (pass { compile: false } to load the model uncompiled)`);
       }
       loadOptimizerState(model, model.compiled!.optimizer, h5, where);
+      const state = isObject(archive.metadata) ? archive.metadata[TRAINING_STATE_KEY] : undefined;
+      if (state !== undefined) applyTrainingState(model, model.compiled!.optimizer, state, `loadModel: ${where}`);
     }
     return model;
   } catch (e) {
@@ -194,3 +197,20 @@ export async function loadKeras(source: KerasSource, options: LoadOptions = {}):
   }
 }
 
+
+/**
+ * Keras' `load_weights` from a `.weights.h5` file (path, URL, Blob or bytes) into a model: the layers'
+ * weights and, when the model is compiled (compile first, as in Keras) and the file holds it, the
+ * optimizer's state, so training resumes with its moments and step count.
+ */
+export async function loadKerasWeights(model: Sequential, source: KerasSource, options: LoadOptions = {}): Promise<void> {
+  const { bytes, where } = await sourceBytes(source, options);
+  model.build();
+  const h5 = await openH5(bytes, where);
+  try {
+    loadLayerWeights(model, h5, where);
+    if (model.compiled) loadOptimizerState(model, model.compiled.optimizer, h5, where);
+  } finally {
+    h5.close();
+  }
+}

@@ -17,6 +17,8 @@ export interface ModelCore extends CallbackModel, InputModel, PlannedModel {
   readonly indexBuffers: IndexBuffers;
   /** Counts training steps for dropout masks (fit and trainOnBatch). */
   dropoutStep: number;
+  /** The dropout seed of layers without their own, drawn at the model's first fit. */
+  dropoutSeed?: number;
   /** The compiled state, or an error naming `what` when the model is not compiled (or disposed). */
   requireCompiled(what: string): Compiled;
   /** Builds the model if needed (throws when it is disposed). */

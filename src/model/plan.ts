@@ -123,6 +123,9 @@ export class Plan {
       }
 
       if (training) {
+        // A non-finite loss ends the step here: no gradient, no update (fit then reports it; the model keeps
+        // the weights of the last finite step). One word compared in the same call: the loop stays one crossing.
+        pb.add(ops.stopIfNonFinite({ x: this.statsPtr }));
         // 4. backward, last layer first; the first layer with weights needs no input gradient
         const firstTrainable = spec.layers.findIndex((l) => l.weights.length > 0);
         let dy = grad;

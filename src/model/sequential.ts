@@ -9,7 +9,7 @@ import type { History } from '../callbacks/history.js';
 import { Layer, uniqueName } from '../layers.js';
 import type { Optimizer } from '../optimizers.js';
 import type { Tensor, TensorLike } from '../tensor.js';
-import type { SaveDestination, SaveResult } from './artifacts.js';
+import type { SaveDestination, SaveOptions, SaveResult } from './artifacts.js';
 import type { KerasSaveResult } from './keras-save.js';
 import { compiledFor, parseCompileArgs, type CompileArgs, type Compiled } from './compile.js';
 import { evaluate, predict, type EvaluateArgs } from './inference.js';
@@ -29,6 +29,8 @@ export class Sequential implements CallbackModel {
   history?: History;
   /** @internal Counts training steps for dropout masks. */
   dropoutStep = 0;
+  /** @internal The dropout seed of layers without their own, drawn at the first fit. */
+  dropoutSeed?: number;
   private compiledState?: Compiled;
   private built = false;
   private disposed = false;
@@ -231,11 +233,12 @@ export class Sequential implements CallbackModel {
    * Saves the model: to `'….keras'` in Keras 3's format (keras-save.ts, loaded on first use), else in
    * tfjs-layers' format (a directory, 'memory' or a tfjs IOHandler: see saveModel in io.ts).
    */
-  save(destination: `${string}.keras`): Promise<KerasSaveResult>;
-  save(destination: SaveDestination): Promise<SaveResult>;
-  async save(destination: SaveDestination): Promise<SaveResult | KerasSaveResult> {
+  save(destination: `${string}.keras`, options?: SaveOptions): Promise<KerasSaveResult>;
+  save(destination: SaveDestination, options?: SaveOptions): Promise<SaveResult>;
+  async save(destination: SaveDestination, options: SaveOptions = {}): Promise<SaveResult | KerasSaveResult> {
     if (typeof destination === 'string' && /\.keras$/i.test(destination)) return (await import('./keras-save.js')).saveKeras(this, destination);
-    return writeModel(this, destination);
+    if (options === null || typeof options !== 'object') throw new Error(`save: options must be an object such as { includeOptimizer: true }, got ${options === null ? 'null' : typeof options}`);
+    return writeModel(this, destination, options);
   }
 }
 

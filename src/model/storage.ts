@@ -48,6 +48,8 @@ export interface RawArtifacts {
   specs: unknown;
   weightData: Uint8Array;
   trainingConfig?: unknown;
+  /** model.json's `trainingState` (saved with includeOptimizer). */
+  trainingState?: unknown;
 }
 
 function parseJson(text: string, where: string): unknown {
@@ -86,7 +88,7 @@ function toBytes(d: unknown, what: string): Uint8Array {
 
 function fromModelJson(json: unknown, weightData: Uint8Array, where: string): RawArtifacts {
   const { json: j, groups } = checkModelJson(json, where);
-  return { where, modelTopology: j.modelTopology, format: j.format, specs: groups.flatMap((g) => g.weights), weightData, trainingConfig: j.trainingConfig };
+  return { where, modelTopology: j.modelTopology, format: j.format, specs: groups.flatMap((g) => g.weights), weightData, trainingConfig: j.trainingConfig, trainingState: j.trainingState };
 }
 
 /** Largest model.json read: a large model's is some hundred kB. */

@@ -5,8 +5,9 @@
 import { Callback, type FitParams, type Logs } from '../callbacks/base.js';
 import { History } from '../callbacks/history.js';
 import { ProgressBarLogger } from '../callbacks/progress.js';
-import { nextU32, shuffleInPlace } from '../random.js';
+import { getRandomState, nextU32, setRandomState, shuffleInPlace } from '../random.js';
 import type { Tensor, TensorLike } from '../tensor.js';
+import { setFitControl, type FitControl, type FitPosition } from './fit-state.js';
 import { checkArgs, checkPositiveInt, evaluatePrepared } from './inference.js';
 import { Slot, prepare, type Input, type Prepared } from './inputs.js';
 import type { ModelCore } from './model-core.js';
@@ -124,22 +125,79 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
 
   const trainIdx = model.indexBuffers.identity(Slot.train, train.n);
   const accName = c.metrics[0];
-  const dropoutSeed = nextU32();
+  // One dropout seed per model, drawn at its first fit, so that fitting again (or after loading a model saved
+  // with its optimizer) continues the masks of one unbroken run.
+  model.dropoutSeed ??= nextU32();
+  let dropoutSeed = model.dropoutSeed;
   const shared: Logs = { batch: 0, size: 0 };
   model.stopTraining = false;
   model.history = history;
   let lastYield = performance.now();
   let aborted = false;
   let fullPlan: Plan | undefined; // looked up once: the step loop allocates nothing
+  // Where the loop is, for backups (fit-state.ts): the epoch and the batches of it done, the epoch's sums.
+  let curEpoch = initialEpoch;
+  let curBatch = 0;
+  let lossSum = 0;
+  let accSum = 0;
+  let seen = 0;
+  let resume: FitPosition | undefined;
+  let completed = false;
+  const control: FitControl = {
+    steps,
+    samples: nTrain,
+    get completed() {
+      return completed;
+    },
+    position: () => ({
+      epoch: curEpoch,
+      batch: curBatch,
+      randomState: getRandomState(),
+      dropoutSeed: model.dropoutSeed!,
+      dropoutStep: model.dropoutStep,
+      iterations: c.optimizer.iterations,
+      lossSum,
+      accSum,
+      seen,
+      order: trainIdx.view().slice(0, nTrain),
+    }),
+    resumeFrom: (p) => {
+      if (p.order && p.order.length !== nTrain) throw new Error(`fit: cannot resume a run over ${p.order.length} samples on ${nTrain}`);
+      if (p.batch > steps) throw new Error(`fit: cannot resume at batch ${p.batch} of an epoch of ${steps}`);
+      resume = p;
+    },
+  };
+  setFitControl(model, control);
   try {
     await call((cb) => cb.onTrainBegin());
-    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
-      if (args.shuffle ?? true) shuffleInPlace(trainIdx.view().subarray(0, nTrain));
+    let firstEpoch = initialEpoch;
+    if (resume) {
+      // A callback put the weights and optimizer state back; the rest of the run's state goes back here.
+      setRandomState(resume.randomState);
+      model.dropoutSeed = dropoutSeed = resume.dropoutSeed;
+      model.dropoutStep = resume.dropoutStep;
+      c.optimizer.iterations = resume.iterations;
+      if (resume.order) trainIdx.view().set(resume.order);
+      firstEpoch = resume.epoch;
+    }
+    for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+      curEpoch = epoch;
+      let firstStep = 0;
+      if (resume && resume.batch > 0 && epoch === resume.epoch) {
+        // Mid-epoch: this epoch's order (restored above) and sums so far; its remaining batches follow.
+        firstStep = resume.batch;
+        lossSum = resume.lossSum;
+        accSum = resume.accSum;
+        seen = resume.seen;
+      } else {
+        if (args.shuffle ?? true) shuffleInPlace(trainIdx.view().subarray(0, nTrain));
+        lossSum = 0;
+        accSum = 0;
+        seen = 0;
+      }
+      curBatch = firstStep;
       await call((cb) => cb.onEpochBegin(epoch));
-      let lossSum = 0;
-      let accSum = 0;
-      let seen = 0;
-      for (let step = 0; step < steps; step++) {
+      for (let step = firstStep; step < steps; step++) {
         const start = step * batchSize;
         const bs = Math.min(batchSize, nTrain - start);
         let logs = shared;
@@ -157,10 +215,15 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
         opt.iterations++;
         plan.run(start, opt.iterations, model.dropoutStep++, dropoutSeed);
         const loss = plan.loss();
-        if (!Number.isFinite(loss))
-          throw new Error(`fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; training stopped (try a lower learning rate, or check the data)`);
+        if (!Number.isFinite(loss)) {
+          rollBackStep(model, opt);
+          throw new Error(
+            `fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; training stopped. ${rolledBack(model, 'this batch')} (try a lower learning rate, or check the data)`,
+          );
+        }
         lossSum += loss * bs;
         seen += bs;
+        curBatch = step + 1;
         if (freshLogs) logs = { batch: step, size: bs };
         logs.loss = lossSum / seen;
         if (accName) {
@@ -189,6 +252,9 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
       }
       const logs: Logs = { loss: lossSum / seen };
       if (accName) logs[accName] = accSum / seen;
+      // What a backup taken at this epoch's end resumes from: the next epoch.
+      curEpoch = epoch + 1;
+      curBatch = 0;
       if (doValidation) {
         const vr = val
           ? evaluatePrepared(model, val, 0, val.n, batchSize)
@@ -198,6 +264,7 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
       }
       await call((cb) => cb.onEpochEnd(epoch, logs));
     }
+    completed = !aborted;
     await call((cb) => cb.onTrainEnd());
   } catch (e) {
     // Let callbacks close what they opened (TensorBoard files, the progress line); the first error wins.
@@ -210,6 +277,7 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
     }
     throw e;
   } finally {
+    setFitControl(model, undefined);
     train.release();
     val?.release();
   }
@@ -228,13 +296,36 @@ export function trainOnBatch(model: ModelCore, x: Input, y: Input): number | num
     const plan = model.plans.get('train', p.n, p.source, ib.ptr);
     c.optimizer.iterations++;
     plan.run(0, c.optimizer.iterations, model.dropoutStep++, nextU32());
-    return c.metrics.length ? [plan.loss(), plan.accuracy()] : plan.loss();
+    const loss = plan.loss();
+    if (!Number.isFinite(loss)) {
+      rollBackStep(model, c.optimizer);
+      throw new Error(`trainOnBatch: the loss became ${loss}. ${rolledBack(model, 'the batch')} (try a lower learning rate, or check the data)`);
+    }
+    return c.metrics.length ? [loss, plan.accuracy()] : loss;
   } catch (e) {
     model.indexBuffers.dropGrownSince(mark);
     throw e;
   } finally {
     p.release();
   }
+}
+
+/**
+ * A step whose loss is not finite stops inside the program before its backward pass (the guard op after the
+ * loss), so its update never happened: the counters it advanced go back too.
+ */
+function rollBackStep(model: ModelCore, opt: { iterations: number }): void {
+  opt.iterations--;
+  model.dropoutStep--;
+}
+
+/** What the error of a non-finite loss says about the weights left in the model. */
+function rolledBack(model: ModelCore, what: string): string {
+  const finite = model.layers.every((l) => l.weights.every((w) => (w.tensor.storageView() as Float32Array).every(Number.isFinite)));
+  return (
+    `The weights and optimizer state are those of the last step with a finite loss (${what} was not applied)` +
+    (finite ? '.' : ', but they already hold NaN or Infinity (an earlier step overflowed without a non-finite loss).')
+  );
 }
 
 function abortError(): Error {

@@ -73,6 +73,7 @@ pub mod code {
     pub const RMSPROP: u32 = 14;
     pub const GATHER: u32 = 15;
     pub const COUNT_NON_FINITE: u32 = 16;
+    pub const STOP_IF_NON_FINITE: u32 = 32;
     pub const GEMM_ADAM: u32 = 17;
 }
 
@@ -646,6 +647,29 @@ impl CountNonFiniteArgs {
     }
 }
 
+/// skips the rest of the program when x[0] (a training step's loss) is NaN or ±Infinity, so that the step applies no update (its weights and optimizer state stay those of the last finite step), on thread 0
+///
+/// No naive reference: one comparison on one thread: it is its own reference.
+#[derive(Clone, Copy)]
+#[deny(dead_code)] // a declared argument its kernel ignores is a mismatch
+pub struct StopIfNonFiniteArgs {
+    pub(crate) x: *const f32,
+}
+
+impl StopIfNonFiniteArgs {
+    pub const CODE: u32 = 32;
+    pub const WORDS: usize = 1;
+
+    /// # Safety
+    /// `w` points at `WORDS` readable words (`validate` checked the op's length).
+    #[inline(always)]
+    pub unsafe fn decode(w: *const u32) -> Self {
+        Self {
+            x: *w.add(0) as usize as *const f32,
+        }
+    }
+}
+
 /// a weight gradient applied by Adam as it is computed (never stored): C is the parameter, GEMM's first ten arguments, then Adam's
 #[derive(Clone, Copy)]
 #[deny(dead_code)] // a declared argument its kernel ignores is a mismatch
@@ -722,6 +746,7 @@ pub(crate) fn words(op: u32) -> Option<usize> {
         code::RMSPROP => RmspropArgs::WORDS,
         code::GATHER => GatherArgs::WORDS,
         code::COUNT_NON_FINITE => CountNonFiniteArgs::WORDS,
+        code::STOP_IF_NON_FINITE => StopIfNonFiniteArgs::WORDS,
         code::GEMM_ADAM => GemmAdamArgs::WORDS,
         #[cfg(feature = "reference")]
         x if x == code::GEMM | REF => GemmArgs::WORDS,
@@ -751,7 +776,7 @@ pub(crate) fn words(op: u32) -> Option<usize> {
 
 /// Whether `op` is a known opcode with `| REF` (references are compiled into the test build only).
 pub(crate) fn wants_reference(op: u32) -> bool {
-    op & REF != 0 && matches!(op & !REF, code::GEMM | code::ACT_FWD | code::ACT_BWD | code::SOFTMAX_FWD | code::SOFTMAX_BWD | code::DROPOUT_FWD | code::MUL | code::LOSS | code::ACCURACY | code::SUM | code::COLSUM | code::ADAM | code::SGD | code::RMSPROP | code::GATHER | code::COUNT_NON_FINITE | code::GEMM_ADAM)
+    op & REF != 0 && matches!(op & !REF, code::GEMM | code::ACT_FWD | code::ACT_BWD | code::SOFTMAX_FWD | code::SOFTMAX_BWD | code::DROPOUT_FWD | code::MUL | code::LOSS | code::ACCURACY | code::SUM | code::COLSUM | code::ADAM | code::SGD | code::RMSPROP | code::GATHER | code::COUNT_NON_FINITE | code::STOP_IF_NON_FINITE | code::GEMM_ADAM)
 }
 
 /// The tile count of an op (one for a reference).
@@ -776,6 +801,7 @@ pub(crate) unsafe fn tiles(op: u32, w: *const u32) -> u32 {
         code::RMSPROP => RmspropArgs::decode(w).tiles(),
         code::GATHER => GatherArgs::decode(w).tiles(),
         code::COUNT_NON_FINITE => CountNonFiniteArgs::decode(w).tiles(),
+        code::STOP_IF_NON_FINITE => StopIfNonFiniteArgs::decode(w).tiles(),
         code::GEMM_ADAM => GemmAdamArgs::decode(w).tiles(),
         _ => 1,
     }
@@ -847,6 +873,7 @@ pub(crate) unsafe fn exec(op: u32, w: *const u32, tid: usize, nt: usize) {
         code::RMSPROP => run_op(&RmspropArgs::decode(w), tid, nt),
         code::GATHER => run_op(&GatherArgs::decode(w), tid, nt),
         code::COUNT_NON_FINITE => run_op(&CountNonFiniteArgs::decode(w), tid, nt),
+        code::STOP_IF_NON_FINITE => run_op(&StopIfNonFiniteArgs::decode(w), tid, nt),
         code::GEMM_ADAM => run_op(&GemmAdamArgs::decode(w), tid, nt),
         _ => {}
     }

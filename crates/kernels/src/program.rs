@@ -4,8 +4,25 @@
 //! Each op is cut into tiles (a function of its sizes only) that the pool's threads claim in order (see
 //! pool.rs); a tile of an op starts once the ops before it are complete, so an op may read what the previous
 //! one wrote. `opcode | REF` runs the op's naive reference as one tile instead (test build only).
-use crate::ops::{self, status};
+use crate::ops::{self, status, Kernel, StopIfNonFiniteArgs};
 use crate::pool::{self, Stop, Worker};
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+/// Set by `stopIfNonFinite` when a step's loss is not finite: the job's remaining ops are skipped, so the step
+/// applies no update. Cleared when a program starts. A tile reads it after waiting for the ops before its own
+/// (the pool's SeqCst `done` counter orders the store before the read), so every op after the guard sees it.
+static HALT: AtomicU32 = AtomicU32::new(0);
+
+impl Kernel for StopIfNonFiniteArgs {
+    unsafe fn run(&self, tid: usize, _nt: usize) {
+        if tid == 0 {
+            let v = *self.x;
+            if v - v != 0.0 {
+                HALT.store(1, Relaxed); // NaN or ±Infinity (v − v is NaN for both)
+            }
+        }
+    }
+}
 
 /// Checks a program's framing (known opcodes with their exact word counts, ending exactly at `nwords`, and
 /// the declared requirements of their arguments) and returns its tile count, or the status to report.
@@ -69,8 +86,10 @@ unsafe fn job(kind: u32, a: u32, b: u32, w: &mut Worker) -> Result<(), Stop> {
             w.wait_done(base)?;
             ready = base;
         }
-        let p = prog.add(at);
-        ops::exec(*p, p.add(2), (t - base) as usize, count as usize);
+        if HALT.load(Relaxed) == 0 {
+            let p = prog.add(at);
+            ops::exec(*p, p.add(2), (t - base) as usize, count as usize);
+        }
         w.finish();
     }
     Ok(())
@@ -92,7 +111,10 @@ fn code(r: Result<(), Stop>) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn wl_run(prog: *const u32, nwords: u32) -> i32 {
     match validate(prog, nwords as usize) {
-        Ok(total) => code(pool::run_job(pool::JOB_PROGRAM, prog as u32, nwords, total, job)),
+        Ok(total) => {
+            HALT.store(0, Relaxed); // published to the workers with the job
+            code(pool::run_job(pool::JOB_PROGRAM, prog as u32, nwords, total, job))
+        }
         Err(status) => status,
     }
 }
