@@ -2,7 +2,8 @@
  * Issue 12 item 8: a seeded fuzz of model.json + weights. Thousands of mutations of a saved model — JSON
  * values replaced, keys deleted, arrays duplicated, shapes, dtypes, quantizations and paths changed, the
  * text and the weight bytes damaged, truncated, extended — are loaded from memory and (every 16th) from a
- * directory. Each one loads, or fails with a plain Error whose message starts with `loadModel:` (never a
+ * directory; and mutations of a .keras file (config.json, its HDF5 weights with the zip CRCs made to match,
+ * the zip bytes). Each one loads, or fails with a plain Error whose message starts with `loadModel:` (never a
  * TypeError or RangeError from inside), and leaves wasm memory where it was. The count is fixed, not the
  * time; the seed is printed so a failure can be replayed.
  */
@@ -10,11 +11,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { init, layers, loadModel, memory, saveModel, sequential, type SaveResult } from '../src/index.js';
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { init, kerasBytes, layers, loadModel, memory, saveModel, sequential, tensor, type SaveResult } from '../src/index.js';
 import { mulberry32 } from './helpers/rand.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 12); // FUZZ_SEED=n replays or explores another seed
 const CASES = 3000;
+const KERAS_CASES = 400;
 let tmp: string;
 let base: SaveResult;
 
@@ -146,6 +149,23 @@ function mutateText(t: string, r: () => number): string {
   return r() < 0.5 ? t.slice(0, i) + junk + t.slice(i + 1) : t.slice(0, i);
 }
 
+/** One fuzz case's outcome: loaded (and disposed), or refused by the contract; memory back either way. */
+async function expectLoadsOrRefuses(source: Parameters<typeof loadModel>[0], c: number, start: number, outcome: { loaded: number; refused: number }, kinds: Map<string, number>): Promise<void> {
+  try {
+    const m = await loadModel(source);
+    m.dispose();
+    outcome.loaded++;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    expect(e instanceof Error && e.constructor === Error, `case ${c}: ${String((e as Error)?.constructor?.name)}: ${msg}`).toBe(true);
+    expect(msg.startsWith('loadModel: '), `case ${c}: ${msg}`).toBe(true);
+    outcome.refused++;
+    const key = msg.replace(/^loadModel: [^:]*: /, '').split(/[ '(]/).slice(0, 3).join(' ');
+    kinds.set(key, (kinds.get(key) ?? 0) + 1);
+  }
+  expect(memory().inUse, `case ${c}: wasm memory in use`).toBe(start);
+}
+
 describe('fuzzed model.json + weights', () => {
   it(`${CASES} mutations (seed ${SEED}): each loads or throws a plain Error starting with "loadModel:"; memory comes back`, async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
@@ -174,23 +194,52 @@ describe('fuzzed model.json + weights', () => {
         writeFileSync(join(dir, 'weights.bin'), bytes);
         source = dir;
       } else source = { modelJson: text, weightData: bytes };
-      try {
-        const m = await loadModel(source);
-        m.dispose();
-        outcome.loaded++;
-      } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        expect(e instanceof Error && e.constructor === Error, `case ${c}: ${String((e as Error)?.constructor?.name)}: ${msg}`).toBe(true);
-        expect(msg.startsWith('loadModel: '), `case ${c}: ${msg}`).toBe(true);
-        outcome.refused++;
-        const key = msg.replace(/^loadModel: [^:]*: /, '').split(/[ '(]/).slice(0, 3).join(' ');
-        firstWords.set(key, (firstWords.get(key) ?? 0) + 1);
-      }
-      expect(memory().inUse, `case ${c}: wasm memory in use`).toBe(start);
+      await expectLoadsOrRefuses(source, c, start, outcome, firstWords);
     }
     warn.mockRestore();
     console.log(`save-fuzz: ${CASES} cases, ${outcome.loaded} loaded, ${outcome.refused} refused, ${firstWords.size} kinds of message`);
     expect(outcome.loaded).toBeGreaterThan(0);
     expect(outcome.refused).toBeGreaterThan(CASES / 2);
+  }, 120_000);
+});
+
+describe('fuzzed .keras files', () => {
+  it(`${KERAS_CASES} mutations (seed ${SEED}) of config.json, model.weights.h5 (zip CRCs made to match, so HDF5 parses the damage) and the zip itself`, async () => {
+    const m = sequential([layers.flatten({ inputShape: [2, 3] }), layers.dense({ units: 8, activation: 'relu' }), layers.dense({ units: 3, activation: 'softmax' })]);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const x = tensor(new Float32Array(16 * 6).fill(0.5), [16, 2, 3]);
+    const y = tensor(new Int32Array(16), [16]);
+    await m.fit(x, y, { epochs: 1, verbose: 0 }); // so that the file holds Adam's moments too
+    // HDF5 prints its error stack through console.error (bound when h5wasm first loads: after this spy), and an
+    // optimizer whose variables do not match is a warning
+    const quiet = [vi.spyOn(console, 'error').mockImplementation(() => undefined), vi.spyOn(console, 'warn').mockImplementation(() => undefined)];
+    const bytes = await kerasBytes(m);
+    for (const t of [m, x, y]) t.dispose();
+    const members = unzipSync(bytes);
+    const r = mulberry32(SEED + 1);
+    const start = memory().inUse;
+    const outcome = { loaded: 0, refused: 0 };
+    const kinds = new Map<string, number>();
+    for (let c = 0; c < KERAS_CASES; c++) {
+      const f = { ...members };
+      const what = r();
+      let zip: Uint8Array;
+      if (what < 0.45) {
+        const h = f['model.weights.h5'].slice();
+        for (let k = 1 + Math.floor(r() * 4); k > 0; k--) h[Math.floor(r() * h.length)] ^= 1 << Math.floor(r() * 8);
+        f['model.weights.h5'] = r() < 0.2 ? h.slice(0, Math.floor(r() * h.length)) : h;
+        zip = zipSync(f, { level: 0 });
+      } else if (what < 0.9) {
+        const cfg = JSON.parse(strFromU8(f['config.json'])) as Record<string, Json>;
+        for (let k = 1 + Math.floor(r() * 2); k > 0; k--) mutateJson(cfg, r);
+        f['config.json'] = strToU8(JSON.stringify(cfg));
+        zip = zipSync(f, { level: 0 });
+      } else zip = mutateBytes(bytes, r);
+      await expectLoadsOrRefuses(zip, c, start, outcome, kinds);
+    }
+    quiet.forEach((s) => s.mockRestore());
+    console.log(`save-fuzz (.keras): ${KERAS_CASES} cases, ${outcome.loaded} loaded, ${outcome.refused} refused, ${kinds.size} kinds of message`);
+    expect(outcome.loaded).toBeGreaterThan(0);
+    expect(outcome.refused).toBeGreaterThan(KERAS_CASES / 4);
   }, 120_000);
 });

@@ -125,6 +125,9 @@ describe('only regular files, of the size the manifest declares', () => {
     const kfifo = join(tmp, 'm.keras');
     execFileSync('mkfifo', [kfifo]);
     expect(await rejection(loadModel(kfifo))).toBe(`loadModel: ${kfifo}: cannot read file: it is a FIFO (named pipe), not a regular file`);
+    const kdir = join(tmp, 'dir.keras');
+    mkdirSync(kdir);
+    expect(await rejection(loadModel(kdir))).toBe(`loadModel: ${kdir}: cannot read file: it is a directory, not a regular file (a .keras model is one file)`);
     const sub = modelDir('subdir', paths('w.bin'), {});
     mkdirSync(join(sub, 'w.bin'));
     expect(await rejection(loadModel(sub))).toMatch(/cannot read file: it is a directory, not a regular file$/);
@@ -144,6 +147,12 @@ describe('only regular files, of the size the manifest declares', () => {
       `loadModel: ${join(dir, 'model.json')}: the weight data has ${1.5 * 2 ** 30} bytes but the manifest's 4 weights need ${need} (${need / 4} float32 values) (truncated or mismatched weights file?)`,
     );
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it('http: a weights response longer than the manifest declares is refused from its Content-Length', async () => {
+    modelDir('served-long', () => {}, { 'weights.bin': new Uint8Array(2 ** 20) });
+    const url = `${origin}/served-long/model.json`;
+    expect(await rejection(loadModel(url))).toBe(`loadModel: ${origin}/served-long/weights.bin has ${2 ** 20} bytes, more than the ${good.weightData.byteLength} this file may have`);
   });
 });
 

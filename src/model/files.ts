@@ -25,7 +25,12 @@ function isKerasSource(source: unknown): source is KerasSource {
  * tfjs-layers model (directory, model.json path or URL, artifacts or an IOHandler; see io.ts).
  */
 export async function loadModel(source: LoadSource | KerasSource, options: LoadOptions = {}): Promise<Sequential> {
-  if (isKerasSource(source)) return (await import('./keras.js')).loadKeras(source, options);
+  if (isKerasSource(source))
+    // One contract for both formats: every error starts with `loadModel: ` (.keras messages start with the file).
+    return (await import('./keras.js')).loadKeras(source, options).catch((e: unknown) => {
+      if (e instanceof Error && !e.message.startsWith('loadModel: ')) e.message = `loadModel: ${e.message}`;
+      throw e;
+    });
   return loadTfjs(source as LoadSource, options);
 }
 

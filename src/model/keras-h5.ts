@@ -77,14 +77,24 @@ export async function openH5(bytes: Uint8Array, what: string): Promise<H5Reader>
   }
   const closed = () => new Error(`${what}: already closed`);
   let open = true;
+  const get = (path: string) => file.get(path);
+  // h5wasm's own errors ("error - name not defined!" for a damaged link) do not say where: name the file and path.
+  const guard = <T>(path: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith(`${what}: `)) throw e;
+      throw new Error(`${what}: HDF5 could not read ${path || '/'} (${e instanceof Error ? e.message : String(e)}; a damaged file?)`);
+    }
+  };
   const group = (path: string) => {
     if (!open) throw closed();
-    const g = path === '' || path === '/' ? file : file.get(path);
+    const g = path === '' || path === '/' ? file : get(path);
     return g instanceof h5.Group ? g : null;
   };
   const dataset = (path: string) => {
     if (!open) throw closed();
-    const d = file.get(path);
+    const d = get(path);
     if (!(d instanceof h5.Dataset)) throw new Error(`${what}: ${path} is not a dataset`);
     return d;
   };
@@ -97,42 +107,50 @@ export async function openH5(bytes: Uint8Array, what: string): Promise<H5Reader>
   };
   return {
     groupKeys(path) {
-      return group(path)?.keys() ?? null;
+      return guard(path, () => group(path)?.keys() ?? null);
     },
     datasets(path) {
-      const g = group(path);
-      if (!g) return null;
-      const out: H5DatasetInfo[] = [];
-      for (const k of g.keys()) {
-        const d = g.get(k);
-        if (d instanceof h5.Dataset) out.push(info(d, k));
-      }
-      return out.sort((a, b) => Number(a.name) - Number(b.name) || (a.name < b.name ? -1 : 1));
+      return guard(path, () => {
+        const g = group(path);
+        if (!g) return null;
+        const out: H5DatasetInfo[] = [];
+        for (const k of g.keys()) {
+          const d = get(`${path}/${k}`);
+          if (d instanceof h5.Dataset) out.push(info(d, k));
+        }
+        return out.sort((a, b) => Number(a.name) - Number(b.name) || (a.name < b.name ? -1 : 1));
+      });
     },
     stringAttr(path, attr) {
-      const g = path === '' ? file : file.get(path);
-      if (!g || !('attrs' in g)) return undefined;
-      const v = (g.attrs as Record<string, { value: unknown }>)[attr]?.value;
-      return typeof v === 'string' ? v : undefined;
+      return guard(path, () => {
+        const g = path === '' ? file : get(path);
+        if (!g || !('attrs' in g)) return undefined;
+        const v = (g.attrs as Record<string, { value: unknown }>)[attr]?.value;
+        return typeof v === 'string' ? v : undefined;
+      });
     },
     readFloat32(path) {
-      const d = dataset(path);
-      const i = info(d, path);
-      if (i.dtype !== '<f') throw new Error(`${what}: ${path} holds ${i.dtype} values; weights must be float32 ('<f')`);
-      if (i.byteLength > bytes.length) throw new Error(`${what}: ${path} claims ${i.byteLength} bytes of values but the file has ${bytes.length}`);
-      const v = d.value;
-      if (!(v instanceof Float32Array) || v.length * 4 !== i.byteLength) throw new Error(`${what}: ${path} did not read as ${i.byteLength / 4} float32 values`);
-      return v;
+      return guard(path, () => {
+        const d = dataset(path);
+        const i = info(d, path);
+        if (i.dtype !== '<f') throw new Error(`${what}: ${path} holds ${i.dtype} values; weights must be float32 ('<f')`);
+        if (i.byteLength > bytes.length) throw new Error(`${what}: ${path} claims ${i.byteLength} bytes of values but the file has ${bytes.length}`);
+        const v = d.value;
+        if (!(v instanceof Float32Array) || v.length * 4 !== i.byteLength) throw new Error(`${what}: ${path} did not read as ${i.byteLength / 4} float32 values`);
+        return v;
+      });
     },
     readScalar(path) {
-      const d = dataset(path);
-      const i = info(d, path);
-      if (i.shape.length !== 0) throw new Error(`${what}: ${path} should be a scalar, its shape is [${i.shape}]`);
-      const v = d.value;
-      if (typeof v === 'bigint') return Number(v);
-      if (typeof v === 'number') return v;
-      if (ArrayBuffer.isView(v) && (v as unknown as ArrayLike<number | bigint>).length === 1) return Number((v as unknown as ArrayLike<number | bigint>)[0]);
-      throw new Error(`${what}: ${path} is not a number`);
+      return guard(path, () => {
+        const d = dataset(path);
+        const i = info(d, path);
+        if (i.shape.length !== 0) throw new Error(`${what}: ${path} should be a scalar, its shape is [${i.shape}]`);
+        const v = d.value;
+        if (typeof v === 'bigint') return Number(v);
+        if (typeof v === 'number') return v;
+        if (ArrayBuffer.isView(v) && (v as unknown as ArrayLike<number | bigint>).length === 1) return Number((v as unknown as ArrayLike<number | bigint>)[0]);
+        throw new Error(`${what}: ${path} is not a number`);
+      });
     },
     close() {
       if (!open) return;
