@@ -45,7 +45,16 @@ async function tfjsInit(threads) {
   if (!tfReady) {
     tf.wasm.setWasmPaths('/tfjs/tfjs-backend-wasm/dist/');
     tf.wasm.setThreadsCount(threads);
-    tfReady = tf.setBackend('wasm').then(() => tf.ready());
+    // tfjs-backend-wasm caps its XNNPACK pool at hardwareConcurrency / 2 (it assumes two hyperthreads per
+    // core), so on this 2-vCPU machine setThreadsCount(2) gives 1 thread (tfjs issue #6081). To compare with
+    // tfjs *with* threads, as the issue asks, it sees twice the cores while it creates its pool; the real
+    // value comes back once it is ready (our own 'auto' runs read it).
+    const real = navigator.hardwareConcurrency;
+    Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => Math.max(real, 2 * threads), configurable: true });
+    tfReady = tf
+      .setBackend('wasm')
+      .then(() => tf.ready())
+      .finally(() => delete navigator.hardwareConcurrency);
   }
   await tfReady;
 }

@@ -146,11 +146,19 @@ pub const NT_PACK_MAX_K: usize = 16;
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
 #[inline(always)]
 unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
+    // Padding is written as two opaque-zero vectors and then overwritten: a constant zero lets LLVM turn
+    // it into a memset, i.e. one memory.fill per row of the panel — a call into V8's runtime each time.
+    let zero = core::hint::black_box(f32x4_splat(0.0));
     if BT {
         // B given as [N, K] (NT with a short K): gather the panel's 8 rows column by column.
         for k in 0..kc {
-            for c in 0..8 {
-                *dst.add(k * 8 + c) = if c < w { *g.b.add((j0 + c) * g.ldb + k0 + k) } else { 0.0 };
+            let d = dst.add(k * 8);
+            if w < 8 {
+                v128_store(d as *mut v128, zero);
+                v128_store(d.add(4) as *mut v128, zero);
+            }
+            for c in 0..w {
+                *d.add(c) = *g.b.add((j0 + c) * g.ldb + k0 + k);
             }
         }
         return;
@@ -166,8 +174,10 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
         }
     } else {
         for _ in 0..kc {
-            for c in 0..8 {
-                *d.add(c) = if c < w { *src.add(c) } else { 0.0 };
+            v128_store(d as *mut v128, zero);
+            v128_store(d.add(4) as *mut v128, zero);
+            for c in 0..w {
+                *d.add(c) = *src.add(c);
             }
             src = src.add(g.ldb);
             d = d.add(8);
@@ -177,18 +187,33 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 
 /// R rows × one packed 8-column panel, over k in [k0, k0+kc). A's R values for one k sit at
 /// `ap + r·arow` and the next k's at `ap + astep`.
+///
+/// A full panel (w = 8) loads and stores C and applies the epilogue or the Adam update straight from the
+/// accumulator registers; the narrow last panel goes through out-of-line helpers, so the accumulators
+/// never need a home in memory. With a short K (a weight gradient, K = the batch) a tile runs only 32
+/// steps, and what happens around the loop decides the speed: zeroing an in-memory accumulator array
+/// compiled to a memory.fill, which V8 runs as a call into its runtime — a third of the time at K = 32.
 #[inline(always)]
 unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
-    let mut acc = [[f32x4_splat(0.0); 2]; R];
+    let full = w == 8;
+    // An opaque zero: a constant one lets LLVM merge the initialisation into a memset, which becomes a
+    // memory.fill — a call into V8's runtime on every tile.
+    let zero = core::hint::black_box(f32x4_splat(0.0));
+    let mut acc = [[zero; 2]; R];
     if !first {
-        for r in 0..R {
-            let cp = g.c.add((i0 + r) * g.ldc + j0);
-            let mut t = [0.0f32; 8];
-            for c in 0..w {
-                t[c] = *cp.add(c);
+        if full {
+            for r in 0..R {
+                let cp = g.c.add((i0 + r) * g.ldc + j0);
+                acc[r] = [v128_load(cp as *const v128), v128_load(cp.add(4) as *const v128)];
             }
-            acc[r][0] = v128_load(t.as_ptr() as *const v128);
-            acc[r][1] = v128_load(t.as_ptr().add(4) as *const v128);
+        } else {
+            // Through a stack buffer only on this path: the accumulators themselves never live in memory.
+            let mut t = core::mem::MaybeUninit::<[[f32; 8]; R]>::uninit();
+            load_partial(g, t.as_mut_ptr() as *mut f32, R, i0, j0, w);
+            let t = t.as_ptr() as *const f32;
+            for r in 0..R {
+                acc[r] = [v128_load(t.add(r * 8) as *const v128), v128_load(t.add(r * 8 + 4) as *const v128)];
+            }
         }
     }
     let mut bp = bp;
@@ -203,45 +228,71 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
         ap = ap.add(astep);
         bp = bp.add(8);
     }
+    if !full {
+        let mut t = core::mem::MaybeUninit::<[[f32; 8]; R]>::uninit();
+        let tp = t.as_mut_ptr() as *mut f32;
+        for r in 0..R {
+            v128_store(tp.add(r * 8) as *mut v128, acc[r][0]);
+            v128_store(tp.add(r * 8 + 4) as *mut v128, acc[r][1]);
+        }
+        store_partial(g, tp, R, i0, j0, w, last);
+        return;
+    }
     if let Some(u) = &g.adam {
         // A gradient tile, finished (K ≤ KC): update the parameters it belongs to.
         for r in 0..R {
             let o = (i0 + r) * g.ldc + j0;
             let (p, m, v) = (g.c.add(o), u.m.add(o), u.v.add(o));
-            if w == 8 {
-                adam4(&u.h, p, m, v, acc[r][0]);
-                adam4(&u.h, p.add(4), m.add(4), v.add(4), acc[r][1]);
-            } else {
-                let mut t = [0.0f32; 8];
-                v128_store(t.as_mut_ptr() as *mut v128, acc[r][0]);
-                v128_store(t.as_mut_ptr().add(4) as *mut v128, acc[r][1]);
-                for c in 0..w {
-                    adam1(&u.h, p.add(c), m.add(c), v.add(c), t[c]);
-                }
-            }
+            adam4(&u.h, p, m, v, acc[r][0]);
+            adam4(&u.h, p.add(4), m.add(4), v.add(4), acc[r][1]);
         }
         return;
     }
     for r in 0..R {
         let cp = g.c.add((i0 + r) * g.ldc + j0);
         let (mut v0, mut v1) = (acc[r][0], acc[r][1]);
-        if w == 8 {
-            if last {
-                v0 = epilogue4(g, j0, v0);
-                v1 = epilogue4(g, j0 + 4, v1);
-            }
-            v128_store(cp as *mut v128, v0);
-            v128_store(cp.add(4) as *mut v128, v1);
-        } else {
-            let mut t = [0.0f32; 8];
-            v128_store(t.as_mut_ptr() as *mut v128, v0);
-            v128_store(t.as_mut_ptr().add(4) as *mut v128, v1);
-            for c in 0..w {
-                if last {
-                    store1(g, cp.add(c), j0 + c, t[c]);
-                } else {
-                    *cp.add(c) = t[c];
-                }
+        if last {
+            v0 = epilogue4(g, j0, v0);
+            v1 = epilogue4(g, j0 + 4, v1);
+        }
+        v128_store(cp as *mut v128, v0);
+        v128_store(cp.add(4) as *mut v128, v1);
+    }
+}
+
+/// C's first w < 8 columns of `rows` rows at (i0, j0) into `t` (rows of 8, zero-padded).
+///
+/// # Safety
+/// `t` has room for `rows × 8` floats; C's rows and columns exist.
+#[cold]
+#[inline(never)]
+unsafe fn load_partial(g: &Gemm, t: *mut f32, rows: usize, i0: usize, j0: usize, w: usize) {
+    for r in 0..rows {
+        let cp = g.c.add((i0 + r) * g.ldc + j0);
+        for c in 0..8 {
+            *t.add(r * 8 + c) = if c < w { *cp.add(c) } else { 0.0 };
+        }
+    }
+}
+
+/// The first w < 8 columns of a finished (or, before the last K chunk, partial) tile held in `t` (rows of
+/// 8), lane by lane as the full-panel path does them.
+///
+/// # Safety
+/// `t` holds `rows × 8` floats; C's (and Adam's m and v) rows and columns exist.
+#[cold]
+#[inline(never)]
+unsafe fn store_partial(g: &Gemm, t: *const f32, rows: usize, i0: usize, j0: usize, w: usize, last: bool) {
+    for r in 0..rows {
+        let o = (i0 + r) * g.ldc + j0;
+        for c in 0..w {
+            let x = *t.add(r * 8 + c);
+            if let Some(u) = &g.adam {
+                adam1(&u.h, g.c.add(o + c), u.m.add(o + c), u.v.add(o + c), x);
+            } else if last {
+                store1(g, g.c.add(o + c), j0 + c, x);
+            } else {
+                *g.c.add(o + c) = x;
             }
         }
     }
@@ -266,7 +317,10 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
 /// left to right instead of down 2 KiB-strided columns.
 unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
-    let mut buf = [0.0f32; KC * 8];
+    // Not zeroed: pack_b writes every float the tiles read (zero padding included), and V8 runs a
+    // 32 KiB memory.fill per tile as a call into the runtime.
+    let mut buf = core::mem::MaybeUninit::<[f32; KC * 8]>::uninit();
+    let buf = buf.as_mut_ptr() as *mut f32;
     let mut k0 = 0;
     loop {
         let kc = (g.k - k0).min(KC);
@@ -277,13 +331,13 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
             let q1 = (q0 + group).min(p1);
             for q in q0..q1 {
                 let j0 = q * 8;
-                pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.as_mut_ptr().add((q - q0) * kc * 8));
+                pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.add((q - q0) * kc * 8));
             }
             let band = |i: usize, rows: usize| {
                 let (ap, ar, ak) = a_rows::<T>(g, i, k0);
                 for q in q0..q1 {
                     let j0 = q * 8;
-                    let (w, bp) = ((g.n - j0).min(8), buf.as_ptr().add((q - q0) * kc * 8));
+                    let (w, bp) = ((g.n - j0).min(8), buf.add((q - q0) * kc * 8));
                     match rows {
                         4 => tile::<4>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
                         3 => tile::<3>(g, ap, ar, ak, bp, kc, i, j0, w, first, last),
@@ -314,10 +368,11 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
 #[inline(always)]
 unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize) {
     let k4 = g.k & !3;
-    let mut acc = [[f32x4_splat(0.0); S]; R];
+    let zero = core::hint::black_box(f32x4_splat(0.0)); // see `tile`
+    let mut acc = [[zero; S]; R];
     let mut kk = 0;
     while kk < k4 {
-        let mut bv = [f32x4_splat(0.0); S];
+        let mut bv = [zero; S];
         for s in 0..S {
             bv[s] = v128_load(g.b.add((j0 + s) * g.ldb + kk) as *const v128);
         }
