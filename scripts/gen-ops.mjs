@@ -183,8 +183,8 @@ export function genRust(decl) {
   for (const op of decl.ops.filter((p) => p.require)) o += `        code::${upper(op.name)} => ${pascal(op.name)}Args::decode(w).required(),\n`;
   o += `        _ => true,\n    }\n}\n`;
 
+  o += `\n/// Each op's kernel as a function of its own, not inlined into \`exec\`: V8 compiles each wasm function\n/// alone when it tiers up, and one 23 KB function holding every kernel cost its optimizing compiler ~11 MB\n/// of peak RSS more (seed workflow from dist/: 159 → 148 MB).\n///\n/// # Safety\n/// As \`Kernel::run\`.\n#[inline(never)]\nunsafe fn run_op<K: Kernel>(k: &K, tid: usize, nt: usize) {\n    k.run(tid, nt)\n}\n`;
   o += `\n/// The one place that maps ops to kernels: decode, then run thread \`tid\`'s share (or, for \`| REF\`, the\n/// reference on thread 0).\n///\n/// # Safety\n/// \`w\` points at the argument words of a validated op, whose pointers satisfy \`Kernel::run\`.\n`;
-  o += `/// Each op's kernel as a function of its own, not inlined into \`exec\`: V8 compiles each wasm function\n/// alone when it tiers up, and one 23 KB function holding every kernel cost its optimizing compiler ~11 MB\n/// of peak RSS more (seed workflow from dist/: 159 → 148 MB).\n///\n/// # Safety\n/// As \`Kernel::run\`.\n#[inline(never)]\nunsafe fn run_op<K: Kernel>(k: &K, tid: usize, nt: usize) {\n    k.run(tid, nt)\n}\n\n`;
   o += `#[inline(never)]\npub(crate) unsafe fn exec(op: u32, w: *const u32, tid: usize, nt: usize) {\n`;
   o += `    #[cfg(feature = "reference")]\n    if op & REF != 0 {\n        if tid == 0 {\n            match op & !REF {\n`;
   for (const op of decl.ops.filter((p) => p.reference === true)) o += `                code::${upper(op.name)} => Reference::reference(&${pascal(op.name)}Args::decode(w)),\n`;

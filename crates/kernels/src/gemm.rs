@@ -67,6 +67,11 @@ impl crate::ops::Reference for GemmAdamArgs {
     }
 }
 
+/// One product, decoded. Its invariant, which every `unsafe fn` of this file relies on: `a` addresses A
+/// ([m, k] for NN and NT, [k, m] for TN) with rows `lda` floats apart, `b` addresses B ([k, n] for NN and
+/// TN, [n, k] for NT) with rows `ldb` apart, `c` addresses C [m, n] with rows `ldc` apart, `bias` is null
+/// or n floats, `adam`'s m and v are laid out as C; C does not overlap A, B or the bias. The TypeScript
+/// planner allocates them so (src/model/plan.ts); nothing here can check it.
 #[derive(Clone, Copy)]
 pub struct Gemm {
     pub layout: u32,
@@ -112,6 +117,8 @@ fn relu4(v: v128) -> v128 {
     f32x4_pmax(v, f32x4_splat(0.0))
 }
 
+/// # Safety
+/// `j + 4 ≤ n` when a bias is given (it reads bias[j..j+4]).
 #[inline(always)]
 unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     let mut v = acc;
@@ -124,6 +131,8 @@ unsafe fn epilogue4(g: &Gemm, j: usize, acc: v128) -> v128 {
     v
 }
 
+/// # Safety
+/// `p` is C's element (i, j) of a row this tile owns, and j < n.
 #[inline(always)]
 unsafe fn store1(g: &Gemm, p: *mut f32, j: usize, acc: f32) {
     let mut v = acc;
@@ -144,6 +153,9 @@ pub const NT_PACK_MAX_K: usize = 16;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
+///
+/// # Safety
+/// B's rows k0..k0+kc and columns j0..j0+w exist (w ≤ 8), and `dst` has room for kc × 8 floats.
 #[inline(always)]
 unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) {
     // Padding is written as two opaque-zero vectors and then overwritten: a constant zero lets LLVM turn
@@ -193,6 +205,9 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 /// never need a home in memory. With a short K (a weight gradient, K = the batch) a tile runs only 32
 /// steps, and what happens around the loop decides the speed: zeroing an in-memory accumulator array
 /// compiled to a memory.fill, which V8 runs as a call into its runtime — a third of the time at K = 32.
+///
+/// # Safety
+/// `ap`, `bp` follow the strides given for R rows of A and a packed panel of `kc` rows; C's rows i0..i0+R and columns j0..j0+w exist and belong to this tile (as do Adam's m, v and parameter rows in the fused update).
 #[inline(always)]
 unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
     let full = w == 8;
@@ -299,6 +314,9 @@ unsafe fn store_partial(g: &Gemm, t: *const f32, rows: usize, i0: usize, j0: usi
 }
 
 /// A(i0, k0) and the (row, k) strides of A for NN (`T = false`) and TN (`T = true`).
+///
+/// # Safety
+/// `g`'s A holds row i0 and column k0 in its layout.
 #[inline(always)]
 unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, usize, usize) {
     if T {
@@ -316,6 +334,9 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
 /// left to right instead of down 2 KiB-strided columns.
+///
+/// # Safety
+/// rows [i0, i1) and panels [p0, p1) lie inside C and belong to the calling tile alone.
 unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     // Not zeroed: pack_b writes every float the tiles read (zero padding included), and V8 runs a
     // 32 KiB memory.fill per tile as a call into the runtime.
@@ -365,6 +386,9 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
 
 
 /// NT: R rows of A × S rows of B (= S output columns), dot products along K.
+///
+/// # Safety
+/// rows i0..i0+R of A and i0..i0+R, j0..j0+S of C, and rows j0..j0+S of B exist; C's elements belong to this tile.
 #[inline(always)]
 unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize) {
     let k4 = g.k & !3;
@@ -399,6 +423,8 @@ unsafe fn tile_nt<const R: usize, const S: usize>(g: &Gemm, i0: usize, j0: usize
     }
 }
 
+/// # Safety
+/// rows [i0, i1) of A and C, and rows j0..j0+S of B exist; C's elements belong to this tile.
 #[inline(always)]
 unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
     let mut i = i0;
@@ -415,6 +441,9 @@ unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
 }
 
 /// NT over rows [i0,i1) and 2-column groups [p0,p1).
+///
+/// # Safety
+/// rows [i0, i1) and 2-column groups [p0, p1) lie inside C and belong to the calling tile alone.
 unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     for p in p0..p1 {
         let j0 = p * 2;
@@ -455,6 +484,9 @@ pub fn max_tiles(layout: u32, m: usize, n: usize, k: usize) -> usize {
 /// Tile `tile` of `tiles` (see program.rs): whole column units when there are enough of them for every
 /// tile to get two or the matrix is wider than tall (each tile then packs only its own panels of B),
 /// else whole row tiles. Which split is chosen changes no result: every element is computed the same way.
+///
+/// # Safety
+/// `g` satisfies the `Gemm` invariant (every operand addresses the extent its layout, sizes and leading dimension give), and every tile of the product is run exactly once, by whichever thread, with the same `tiles`.
 pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     if g.m == 0 || g.n == 0 {
         return;
@@ -480,6 +512,9 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
 }
 
 /// Naive reference: the textbook triple loop, one thread.
+///
+/// # Safety
+/// `g` satisfies the `Gemm` invariant; one thread runs it.
 #[cfg(feature = "reference")]
 pub unsafe fn gemm_naive(g: &Gemm) {
     for i in 0..g.m {

@@ -818,11 +818,6 @@ pub(crate) unsafe fn check(op: u32, w: *const u32) -> bool {
     }
 }
 
-/// The one place that maps ops to kernels: decode, then run thread `tid`'s share (or, for `| REF`, the
-/// reference on thread 0).
-///
-/// # Safety
-/// `w` points at the argument words of a validated op, whose pointers satisfy `Kernel::run`.
 /// Each op's kernel as a function of its own, not inlined into `exec`: V8 compiles each wasm function
 /// alone when it tiers up, and one 23 KB function holding every kernel cost its optimizing compiler ~11 MB
 /// of peak RSS more (seed workflow from dist/: 159 → 148 MB).
@@ -834,6 +829,11 @@ unsafe fn run_op<K: Kernel>(k: &K, tid: usize, nt: usize) {
     k.run(tid, nt)
 }
 
+/// The one place that maps ops to kernels: decode, then run thread `tid`'s share (or, for `| REF`, the
+/// reference on thread 0).
+///
+/// # Safety
+/// `w` points at the argument words of a validated op, whose pointers satisfy `Kernel::run`.
 #[inline(never)]
 pub(crate) unsafe fn exec(op: u32, w: *const u32, tid: usize, nt: usize) {
     #[cfg(feature = "reference")]
