@@ -80,6 +80,47 @@ describe('use after dispose during fit', () => {
     expect(memory().inUse).toBe(base);
   });
 
+  it('the model disposed by a callback mid-fit: fit rejects with an error that names the model and where, and nothing leaks', async () => {
+    const before = memory().inUse;
+    const [x, y, xv, yv] = data();
+    for (const [hook, where] of [
+      ['onBatchEnd', 'before epoch 1, batch 3'],
+      ['onBatchBegin', 'before epoch 1, batch 2'],
+      ['onEpochBegin', 'before epoch 2, batch 1'],
+      ['onTrainBegin', 'before epoch 1, batch 1'],
+    ] as const) {
+      const m = model();
+      class Killer extends Callback {
+        override onTrainBegin() {
+          if (hook === 'onTrainBegin') m.dispose();
+        }
+        override onEpochBegin(epoch: number) {
+          if (hook === 'onEpochBegin' && epoch === 1) m.dispose();
+        }
+        override onBatchBegin(batch: number) {
+          if (hook === 'onBatchBegin' && batch === 1) m.dispose();
+        }
+        override onBatchEnd(batch: number) {
+          if (hook === 'onBatchEnd' && batch === 1) m.dispose();
+        }
+      }
+      await expect(m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, callbacks: [new Killer()] }), hook).rejects.toThrow(
+        `fit: the model ${m.name} was disposed while it was being trained (seen ${where}; by a callback?); training stopped`,
+      );
+    }
+    const m = model();
+    class AtEpochEnd extends Callback {
+      override onBatchEnd(batch: number) {
+        if (batch === 5) m.dispose(); // the epoch's last batch (96 / 16 = 6 batches): validation comes next
+      }
+    }
+    await expect(m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, validationData: [xv, yv], callbacks: [new AtEpochEnd()] })).rejects.toThrow(
+      `(seen before the validation of epoch 1; by a callback?)`,
+    );
+    for (const t of [x, y, xv, yv]) t.dispose();
+    expect(memory().inUse).toBe(before);
+  });
+
   it('a tensor disposed before the call is still refused by name', async () => {
     const m = model();
     const [x, y, xv, yv] = data();

@@ -11,6 +11,8 @@ import type { PlanCache, PlannedModel } from './plan-cache.js';
 
 export interface ModelCore extends CallbackModel, InputModel, PlannedModel {
   readonly name: string;
+  /** True once `dispose()` ran (a callback may dispose the model it is training). */
+  readonly isDisposed: boolean;
   readonly layers: Layer[];
   history?: History;
   readonly plans: PlanCache;

@@ -219,6 +219,10 @@ export class Sequential implements CallbackModel {
     setWeightsRaw(this.layers, values);
   }
 
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.planCache?.clear();

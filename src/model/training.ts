@@ -33,6 +33,10 @@ const yieldToEventLoop: () => Promise<void> =
 /** Models being trained: one fit at a time per model, as two would share its index buffers, optimizer steps and dropout counter. */
 const fitting = new WeakSet<ModelCore>();
 
+function disposedDuringFit(model: ModelCore, where: string): Error {
+  return new Error(`fit: the model ${model.name} was disposed while it was being trained (seen ${where}; by a callback?); training stopped`);
+}
+
 /** Keras' fit: epochs of shuffled batches, callbacks, validation; resolves to the History. */
 export async function fit(model: ModelCore, x: Input, y: Input, args: FitArgs = {}): Promise<History> {
   checkArgs('fit', args);
@@ -210,6 +214,7 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
           const r = cb.onBatchBegin(step, logs);
           if (r) await r;
         }
+        if (model.isDisposed) throw disposedDuringFit(model, `before epoch ${epoch + 1}, batch ${step + 1}`);
         const plan = bs === batchSize ? (fullPlan ??= model.plans.get('train', bs, train.source, trainIdx.ptr)) : model.plans.get('train', bs, train.source, trainIdx.ptr);
         const opt = c.optimizer;
         opt.iterations++;
@@ -256,6 +261,7 @@ async function fitOnce(model: ModelCore, x: Input, y: Input, args: FitArgs): Pro
       curEpoch = epoch + 1;
       curBatch = 0;
       if (doValidation) {
+        if (model.isDisposed) throw disposedDuringFit(model, `before the validation of epoch ${epoch + 1}`);
         const vr = val
           ? evaluatePrepared(model, val, 0, val.n, batchSize)
           : evaluatePrepared(model, train, nTrain, nVal, batchSize, trainIdx.ptr);
