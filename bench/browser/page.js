@@ -21,13 +21,7 @@ window.runOurs = async (threads, n, batch) => {
   const info = await wl.init({ threads });
   const x = wl.tensor(d.x.subarray(0, n * 784), [n, 28, 28], 'uint8').div(255);
   const y = wl.tensor(d.y.subarray(0, n), [n], 'uint8');
-  const m = wl.sequential([
-    wl.layers.flatten({ inputShape: [28, 28] }),
-    wl.layers.dense({ units: 512, activation: 'relu' }),
-    wl.layers.dropout({ rate: 0.2 }),
-    wl.layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
-  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const m = wl.seedModel({ compile: true });
   await m.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0 });
   const t0 = performance.now();
   const h = await m.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0 });
