@@ -32,6 +32,12 @@ const PEAK_ITERS = 100_000;
 /** Target of issue 10: the main product of each layout at ≥ 85% of the measured peak per thread. */
 const PEAK_TARGET = 0.85;
 const THREADS = [1, 2];
+/**
+ * Copies of the product run back to back in one program for the "in a program" columns: inside a training
+ * step the pool is awake and GEMMs follow other ops, while a one-op program pays for waking the other thread
+ * on every call (20–50 µs of work at batch 32). Each copy rewrites C with the same values.
+ */
+const IN_PROGRAM = 8;
 
 function shapes(batch: number): Shape[] {
   return [
@@ -113,6 +119,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
 
   // --- ours, 1 and 2 threads
   const oursM: Measurement[][] = [];
+  const oursSeqM: Measurement[][] = [];
   const peakM: Measurement[] = [];
   let peakFlops = 0;
   const errs: number[] = [];
@@ -122,6 +129,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const info = await initThreads(t, notes);
     const b = backend();
     const ms: Measurement[] = [];
+    const msSeq: Measurement[] = [];
     // This build's multiply-add peak on one thread: a register-only loop (no loads or stores), the most a
     // GEMM micro-kernel could reach (see gemm.rs wl_peak_madd). Measured on each build, next to its GEMMs.
     let best: Measurement | null = null;
@@ -160,12 +168,23 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
           errs[i] = Math.max(errs[i], maxRelErr(out, refs[i]));
         }
         ms.push(measure(() => prog.run(), opts));
+        const seqB = new ProgramBuilder();
+        for (let r = 0; r < IN_PROGRAM; r++)
+          seqB.add(ops.gemm({ layout: Layout[s.layout], m: s.m, n: s.n, k: s.k, a: pa, lda, b: pb, ldb, c: pc, ldc: s.n, act: Act.linear }));
+        const seq = seqB.build(b);
+        try {
+          const m = measure(() => seq.run(), opts);
+          msSeq.push({ ...m, seconds: m.seconds / IN_PROGRAM, mean: m.mean / IN_PROGRAM, best: m.best / IN_PROGRAM });
+        } finally {
+          seq.dispose();
+        }
       } finally {
         prog.dispose();
         bufs.release();
       }
     }
     oursM.push(ms);
+    oursSeqM.push(msSeq);
   }
   disposeBackend();
 
@@ -178,6 +197,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const [m1, m2, mt] = [oursM[0][i], oursM[1][i], tfjsM[i]];
     const g1 = gf(s, m1.seconds);
     const g2 = gf(s, m2.seconds);
+    const [q1, q2] = [oursSeqM[0][i], oursSeqM[1][i]];
+    const gq1 = gf(s, q1.seconds);
+    const gq2 = gf(s, q2.seconds);
     const gt = gf(s, mt.seconds);
     rows.push({
       batch: s.batch,
@@ -199,6 +221,10 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       peakPerThreadGflops: peak,
       fractionOfPeak1T: g1 / peak[0],
       fractionOfPeak2TPerThread: g2 / 2 / peak[1],
+      ours1TInProgram: q1,
+      ours2TInProgram: q2,
+      fractionOfPeak1TInProgram: gq1 / peak[0],
+      fractionOfPeak2TPerThreadInProgram: gq2 / 2 / peak[1],
       maxRelErrVsTfjs: errs[i],
       bitwiseSame1T2T: identical[i],
     });
@@ -215,13 +241,15 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       fmt(g2 / g1, 2) + '×',
       fmt((100 * g1) / peak[0], 0) + '%',
       fmt((100 * g2) / 2 / peak[1], 0) + '%',
+      fmt((100 * gq1) / peak[0], 0) + '%',
+      fmt((100 * gq2) / 2 / peak[1], 0) + '%',
       errs[i].toExponential(0),
       identical[i] ? 'yes' : 'NO',
     ]);
   }
-  console.log('\nGEMM, GFLOP/s (2·m·n·k / median time per call); tfjs-wasm is single-threaded in Node\n');
+  console.log(`\nGEMM, GFLOP/s (2·m·n·k / median time per call: a one-op program; the "in a program" columns: ${IN_PROGRAM} copies back to back in one program, as GEMMs run inside a training step, time / ${IN_PROGRAM}); tfjs-wasm is single-threaded in Node\n`);
   printTable(
-    ['batch', 'product', 'shape', 'layout', 'm×n×k', 'ours 1T', 'ours 2T', 'tfjs-wasm (1T)', 'ours 2T / tfjs', '2T / 1T', '1T % of peak', '2T % of peak per thread', 'max rel err vs tfjs', '2T ≡ 1T bitwise'],
+    ['batch', 'product', 'shape', 'layout', 'm×n×k', 'ours 1T', 'ours 2T', 'tfjs-wasm (1T)', 'ours 2T / tfjs', '2T / 1T', '1T % of peak', '2T % of peak per thread', `1T % of peak, ${IN_PROGRAM} in a program`, `2T % per thread, ${IN_PROGRAM} in a program`, 'max rel err vs tfjs', '2T ≡ 1T bitwise'],
     table,
   );
   console.log(`\nPeak (register-only multiply-add loop), per thread: ${peak.map((p, i) => `${p.toFixed(1)} GFLOP/s (${THREADS[i]}T build)`).join(', ')}`);
@@ -230,11 +258,15 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     for (const layout of ['NN', 'TN', 'NT'] as const) {
       const i = all.findIndex((s) => s.batch === batch && s.layout === layout);
       const f = Math.min(rows[i].fractionOfPeak1T as number, rows[i].fractionOfPeak2TPerThread as number);
-      targets.push(`${f >= PEAK_TARGET ? 'PASS' : 'FAIL'}  ${layout} ${all[i].product}, batch ${batch}: ≥ ${PEAK_TARGET * 100}% of peak per thread (1T and 2T): ${(100 * f).toFixed(0)}%`);
+      const fq = Math.min(rows[i].fractionOfPeak1TInProgram as number, rows[i].fractionOfPeak2TPerThreadInProgram as number);
+      targets.push(
+        `${f >= PEAK_TARGET ? 'PASS' : 'FAIL'}  ${layout} ${all[i].product}, batch ${batch}: ≥ ${PEAK_TARGET * 100}% of peak per thread (1T and 2T): ` +
+          `${(100 * f).toFixed(0)}% as a one-op program, ${(100 * fq).toFixed(0)}% ${IN_PROGRAM} in a program (${fq >= PEAK_TARGET ? 'PASS' : 'FAIL'})`,
+      );
     }
   console.log(targets.join('\n'));
   notes.push(...targets);
-  const summary = contentionSummary([...oursM.flat(), ...tfjsM, ...peakM]);
+  const summary = contentionSummary([...oursM.flat(), ...oursSeqM.flat(), ...tfjsM, ...peakM]);
   console.log(`\n${summary}`);
   notes.push(summary);
   const bad = rows.filter((r) => (r.maxRelErrVsTfjs as number) > 1e-4 || !r.bitwiseSame1T2T);
