@@ -233,7 +233,9 @@ export class ScalarChart {
     );
     if (logScale) for (const col of ys) for (let i = 0; i < col.length; i++) if (col[i] !== null && (col[i] as number) <= 0) col[i] = null;
     const data = [x, ...ys] as unknown as uPlot.AlignedData;
-    const key = JSON.stringify([this.drawnRuns.map((d) => d.run + d.color), logScale, xAxis, width, height, smoothing > 0]);
+    // A run of one point (the first epoch) has no line to draw: it gets a marker, so it is not invisible.
+    const lone = this.drawnRuns.map((d) => d.x.length === 1);
+    const key = JSON.stringify([this.drawnRuns.map((d) => d.run + d.color), lone, logScale, xAxis, width, height, smoothing > 0]);
     if (this.plot && key === this.shapeKey) {
       this.plot.setData(data);
       this.root.dataset.rendered = String(Number(this.root.dataset.rendered ?? 0) + 1);
@@ -242,11 +244,12 @@ export class ScalarChart {
     this.shapeKey = key;
     this.plot?.destroy();
     const series: uPlot.Series[] = [{}];
-    for (const d of this.drawnRuns) {
+    this.drawnRuns.forEach((d, i) => {
+      const marker = lone[i] ? { show: true, size: 7, fill: d.color, stroke: d.color } : { show: false };
       // With smoothing off the raw line is the only one, drawn strong.
-      series.push({ label: `${d.run} (raw)`, stroke: smoothing > 0 ? d.color + '55' : d.color, width: smoothing > 0 ? 1 : 1.5, spanGaps: true, points: { show: false } });
-      series.push({ label: d.run, stroke: d.color, width: 1.5, spanGaps: true, show: smoothing > 0, points: { show: false } });
-    }
+      series.push({ label: `${d.run} (raw)`, stroke: smoothing > 0 ? d.color + '55' : d.color, width: smoothing > 0 ? 1 : 1.5, spanGaps: true, points: smoothing > 0 ? { show: false } : marker });
+      series.push({ label: d.run, stroke: d.color, width: 1.5, spanGaps: true, show: smoothing > 0, points: marker });
+    });
     // Steps are integers: no 0.5 ticks between epochs.
     const xValues =
       xAxis === 'relative'

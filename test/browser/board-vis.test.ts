@@ -47,6 +47,20 @@ window.runFit = async () => {
   const cards = [...document.querySelectorAll('.wl-card')].map((c) => ({ key: c.dataset.key ?? c.className, points: c.dataset.points ? JSON.parse(c.dataset.points) : null, steps: c.dataset.steps ?? null, rendered: !!c.querySelector('canvas') }));
   return { history: h.history, matrix, probs, labels: Array.from(ys), cards, seenDuring, evalText: document.getElementById('eval').innerText };
 };
+/** Pixels of a chart's canvas in the run colour #e8710a (TensorBoard's first run colour): what the user sees of the data. */
+window.runColoredPixels = async (values) => {
+  const host = document.createElement('div');
+  document.body.append(host);
+  const chart = new vis.ScalarChart(host, { title: 'one point', smoothing: 0.6 });
+  chart.setSeries([{ run: 'train', color: '#e8710a', step: values.map((_, i) => i), wallTime: values.map((_, i) => 1e9 + i), value: values }]);
+  await new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
+  const c = host.querySelector('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - 0xe8) < 24 && Math.abs(d[i + 1] - 0x71) < 24 && Math.abs(d[i + 2] - 0x0a) < 24) n++;
+  chart.destroy();
+  return n;
+};
 </script></body></html>`;
 
 function serve(): Promise<{ server: Server; origin: string }> {
@@ -125,6 +139,16 @@ describe.skipIf(!HAVE_CHROMIUM)('vis components in Chromium', () => {
     });
     expect(r.matrix).toEqual(want);
     expect(r.evalText).toMatch(/Per-class accuracy/);
+    await page.close();
+  });
+
+  it('a scalar chart with a single point (a 1-epoch run) shows it, as a chart with a line does', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+    await page.goto(srv.origin + '/');
+    const one = (await page.evaluate('window.runColoredPixels([0.62])')) as number;
+    const line = (await page.evaluate('window.runColoredPixels([0.62, 0.41, 0.35])')) as number;
+    expect(line).toBeGreaterThan(20);
+    expect(one).toBeGreaterThan(20);
     await page.close();
   });
 });
