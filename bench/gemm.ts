@@ -154,8 +154,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       const pc = bufs.f32(s.m * s.n);
       const lda = s.layout === 'TN' ? s.m : s.k;
       const ldb = s.layout === 'NT' ? s.k : s.n;
+      const gemm = ops.gemm({ layout: Layout[s.layout], m: s.m, n: s.n, k: s.k, a: pa, lda, b: pb, ldb, c: pc, ldc: s.n, act: Act.linear });
       const pbld = new ProgramBuilder();
-      pbld.add(ops.gemm({ layout: Layout[s.layout], m: s.m, n: s.n, k: s.k, a: pa, lda, b: pb, ldb, c: pc, ldc: s.n, act: Act.linear }));
+      pbld.add(gemm);
       const prog = pbld.build(b);
       try {
         prog.run();
@@ -169,8 +170,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
         }
         ms.push(measure(() => prog.run(), opts));
         const seqB = new ProgramBuilder();
-        for (let r = 0; r < IN_PROGRAM; r++)
-          seqB.add(ops.gemm({ layout: Layout[s.layout], m: s.m, n: s.n, k: s.k, a: pa, lda, b: pb, ldb, c: pc, ldc: s.n, act: Act.linear }));
+        for (let r = 0; r < IN_PROGRAM; r++) seqB.add(gemm);
         const seq = seqB.build(b);
         try {
           const m = measure(() => seq.run(), opts);
