@@ -27,13 +27,14 @@ await init({ threads: 1 });
 const [[xTrain, yTrain]] = await datasets.mnist.loadData();
 const xs = (xTrain.dataSync() as Uint8Array).slice(0, samples * 784);
 const ys = (yTrain.dataSync() as Uint8Array).slice(0, samples);
-const res = dirs.map(() => ({ min1: Infinity, min2: Infinity, med1: [] as number[], med2: [] as number[] }));
+const res = dirs.map(() => ({ min1: Infinity, min2: Infinity, med1: [] as number[], med2: [] as number[], p1: [] as number[], p2: [] as number[] }));
 const run = Plan.prototype.run;
 const dispose = Plan.prototype.dispose;
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 ? [...dirs.keys()].reverse() : [...dirs.keys()];
   for (const d of order) {
-    await init({ threads: 2, wasmUrls: { 'simd-threads': resolve(dirs[d], 'wasm-layers-simd-threads.wasm') } });
+    (globalThis as any).__WL_PAD = Number(dirs[d].split('#')[1] ?? 0);
+    await init({ threads: 2, wasmUrls: { 'simd-threads': resolve(dirs[d].split('#')[0], 'wasm-layers-simd-threads.wasm') } });
     const b = backend();
     const ex = (b as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
     const x = tensor(xs, [samples, 28, 28], 'uint8').div(255);
@@ -59,6 +60,7 @@ for (let r = 0; r < rounds; r++) {
       }
       ts.sort((u, v) => u - v);
       const o = res[d];
+      (t === 1 ? o.p1 : o.p2).push(ts[10]);
       if (t === 1) {
         o.min1 = Math.min(o.min1, ts[0]);
         o.med1.push(ts[50]);
@@ -75,6 +77,18 @@ for (const [d, dir] of dirs.entries()) {
   console.log(
     `${dir}: fastest step 1T ${(o.min1 * 1e3).toFixed(0)} µs, 2T ${(o.min2 * 1e3).toFixed(0)} µs (2T/1T speed-up ${(o.min1 / o.min2).toFixed(2)}); ` +
       `median of round medians 1T ${(med(o.med1) * 1e3).toFixed(0)} µs, 2T ${(med(o.med2) * 1e3).toFixed(0)} µs (${(med(o.med1) / med(o.med2)).toFixed(2)})`,
+  );
+}
+// Paired: per round, each build's time over the first build's (same round, minutes apart at most), then
+// the median over rounds: drift that lasts longer than a round cancels.
+const r0 = res[0];
+for (const [d, dir] of dirs.entries()) {
+  if (d === 0) continue;
+  const o = res[d];
+  const ratio = (a: number[], b: number[]) => med(a.map((v, i) => v / b[i]));
+  console.log(
+    `${dir} / ${dirs[0]}, paired by round (median of ratios; < 1 = faster): ` +
+      `1T p10 ${ratio(o.p1, r0.p1).toFixed(3)} median ${ratio(o.med1, r0.med1).toFixed(3)}; 2T p10 ${ratio(o.p2, r0.p2).toFixed(3)} median ${ratio(o.med2, r0.med2).toFixed(3)}`,
   );
 }
 process.exit(0);

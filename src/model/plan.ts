@@ -33,6 +33,24 @@ export interface PlanSpec {
 
 const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
 
+/**
+ * Whether a dense kernel's gradient is applied by the optimizer inside the GEMM that computes it (GEMM_ADAM:
+ * the gradient is never stored) rather than stored by the GEMM and then applied by the optimizer's own op.
+ * Off: on the 2-vCPU Intel Xeon of BENCHMARKS.md the separate update trains the seed model 8–10% faster
+ * (paired epochs of two models in one process, batch 32 and 128, 1 and 2 threads). The fused update walks
+ * the parameter, m and v in 128-byte pieces of 2 KiB-strided rows, which the hardware prefetchers do not
+ * follow, while the ADAM op streams them; storing and re-reading the gradient (3.2 MB a step) costs less.
+ * Both give the same bits (test/determinism.test.ts), so this only chooses the faster schedule.
+ */
+let fusedWeightUpdates = false;
+
+/** Tests and the bench: plans built after this call fuse weight updates (or not). Returns the previous setting. */
+export function setFusedWeightUpdates(on: boolean): boolean {
+  const was = fusedWeightUpdates;
+  fusedWeightUpdates = on;
+  return was;
+}
+
 export class Plan {
   readonly program: Program;
   /** Setters of the words patched per step. */
@@ -88,7 +106,7 @@ export class Plan {
       seedPatches: this.seedPatches,
       fuseUpdate: (w, gemm) => {
         // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
-        if (B > GEMM_KC) return false;
+        if (!fusedWeightUpdates || B > GEMM_KC) return false;
         const patch = spec.optimizer!.emitFused(pb, ref(w), gemm, b);
         if (!patch) return false;
         fused.add(w.tensor.id);
