@@ -4,7 +4,9 @@
  * Per round and build: init() on that build's simd-threads binary, the seed model trained for 100 steps
  * (which builds the step's program), then the fastest and the median of 100 runs of that program on 1
  * thread and on 2 (the pool switched between them). The fastest runs are the least disturbed ones on a
- * busy machine. Rounds alternate the builds' order.
+ * busy machine. Rounds alternate the builds' order. The program replays one batch, which the model then
+ * memorises, so its later steps are not typical of training: for kernels alone; bench/ab-fit.ts compares builds on
+ * real epochs.
  */
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';

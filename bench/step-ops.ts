@@ -4,7 +4,8 @@
  * Trains briefly to build the step's program, then times the whole program and each of its ops run alone
  * (a one-op program with the same words), switching the pool between 1 and 2 threads in rounds. Medians
  * of per-round medians (--min: of per-round fastest calls, the least disturbed on a busy machine), µs;
- * --1t: one thread only. An op alone runs with its data hot in cache, the whole program does not.
+ * --1t: one thread only. An op alone runs with its data hot in cache, the whole program does not; both replay
+ * one batch, which the model memorises over the reruns (see bench/ab-fit.ts for real epochs).
  * A dev tool; the published figures come from `npm run bench`.
  */
 import { backend } from '../src/backend/backend.js';
