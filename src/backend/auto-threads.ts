@@ -127,12 +127,18 @@ export class AutoThreads {
     if (s.runs >= this.mostRuns) {
       this.mostRuns = s.runs;
       const f = (x: number) => (x >= 1 ? x.toFixed(2) : x.toPrecision(2));
+      // Why, in words: the faster setting, or the one in use when the other was not faster by the margin.
+      const faster = s.choice === 1 ? all > one : one > all;
+      const why = faster
+        ? s.choice === 1
+          ? ' (the other cores are busy: more threads were slower)'
+          : ''
+        : ` (kept: the other setting was not ${Math.round((MARGIN - 1) * 100)}% faster)`;
       this.report({
         active: s.choice,
         reason:
           `${s.choice} thread${s.choice > 1 ? 's' : ''}: the last comparison (run ${s.runs} of the most-run program) measured ` +
-          `${f(all)} ms per run on ${this.pool} threads vs ${f(one)} ms on 1` +
-          (s.choice === 1 ? ' (the other cores are busy: more threads were slower)' : ''),
+          `${f(all)} ms per run on ${this.pool} threads vs ${f(one)} ms on 1${why}`,
       });
     }
   }
