@@ -333,7 +333,7 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 /// whole group before the next band: with a long K (forward, K = 784) a group is one panel, reused by
 /// every row band from L1; with a short K (weight gradients, K = batch) a group spans hundreds of
 /// columns, so the output — and in the fused Adam update the parameter, m and v rows — is walked
-/// left to right instead of down 2 KiB-strided columns.
+/// left to right in long runs (and a weight gradient may be cut into row tiles: `gradient_rows`).
 ///
 /// # Safety
 /// rows [i0, i1) and panels [p0, p1) lie inside C and belong to the calling tile alone.
@@ -472,18 +472,33 @@ pub fn units(layout: u32, m: usize, n: usize, k: usize) -> (usize, usize) {
     (n.div_ceil(if nt_dot(layout, k) { 2 } else { 8 }), m.div_ceil(4))
 }
 
-/// Most tiles worth cutting a product into. With a short K (a weight gradient: K = the batch) a tile walks
-/// its panels across each output row — and in the fused Adam update the parameter, m and v rows — so it
-/// keeps at least 4 panels (128 bytes of each row) rather than hopping down 2 KiB-strided columns.
+/// Below this K (a weight gradient: K = the batch) a product's tiles are few and, for TN, whole rows.
+const SHORT_K: usize = 256;
+
+/// A weight gradient (TN with a short K) cut into row tiles, each running across every panel of B, writes
+/// C — the gradient, which the optimizer's op then streams — in long runs of whole rows; column tiles
+/// write it in 128-byte pieces of 2 KiB-strided rows, which the hardware prefetchers do not follow. But
+/// each row tile packs all of B (the batch's dY) for itself, so row tiles are used only while those
+/// copies (tiles × K × N floats) are fewer than C's M × N. Seed model (bench/ab-fit.ts, paired epochs):
+/// batch 32 (512 ≤ 784) ran 1.12× and 1.08× faster on 1 thread in two runs (14 of 16 rounds), 1.09× and
+/// 1.00× on 2; batch 128 (2048 > 784) ran 0.96× on 1 thread with row tiles, so it keeps column tiles.
+#[inline]
+fn gradient_rows(g: &Gemm, tiles: usize) -> bool {
+    g.layout == TN && g.k < SHORT_K && tiles * g.k <= g.m
+}
+
+/// Most tiles worth cutting a product into. With a short K a tile has little work per panel of B, so it
+/// keeps at least 4 panels (or, as row tiles, packs all of B) for what it computes.
 pub fn max_tiles(layout: u32, m: usize, n: usize, k: usize) -> usize {
     let (cols, rows) = units(layout, m, n, k);
-    let short_k = layout != NT && k < 256 && cols >= 8;
+    let short_k = layout != NT && k < SHORT_K && cols >= 8;
     MAX_TILES.min(if short_k { (cols / 4).max(1) } else { cols.max(rows) })
 }
 
-/// Tile `tile` of `tiles` (see program.rs): whole column units when there are enough of them for every
-/// tile to get two or the matrix is wider than tall (each tile then packs only its own panels of B),
-/// else whole row tiles. Which split is chosen changes no result: every element is computed the same way.
+/// Tile `tile` of `tiles` (see program.rs): whole row tiles for a weight gradient (`gradient_rows`) with
+/// enough rows; else whole column units when there are enough of them for every tile to get two or the
+/// matrix is wider than tall (each tile then packs only its own panels of B), else whole row tiles. Which
+/// split is chosen changes no result: every element is computed the same way.
 ///
 /// # Safety
 /// `g` satisfies the `Gemm` invariant (every operand addresses the extent its layout, sizes and leading dimension give), and every tile of the product is run exactly once, by whichever thread, with the same `tiles`.
@@ -493,7 +508,12 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     }
     let nt_dot = nt_dot(g.layout, g.k);
     let (col_units, row_units) = units(g.layout, g.m, g.n, g.k);
-    let (i0, i1, p0, p1) = if col_units >= row_units || col_units >= 2 * tiles || tiles == 1 {
+    let by_cols = if gradient_rows(g, tiles) && row_units >= tiles {
+        false
+    } else {
+        col_units >= row_units || col_units >= 2 * tiles || tiles == 1
+    };
+    let (i0, i1, p0, p1) = if by_cols {
         let (p0, p1) = split(col_units, tile, tiles);
         (0, g.m, p0, p1)
     } else {
