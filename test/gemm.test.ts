@@ -230,6 +230,7 @@ describe('gemm is bitwise independent of the thread count', () => {
     [3, 9, 2049],
     [513, 5, 7],
     [64, 64, 64],
+    [784, 512, 32], // the seed's weight gradient at batch 32: TN cut into row tiles (gemm.rs gradient_rows)
   ];
   const results = new Map<string, Float32Array>();
 
