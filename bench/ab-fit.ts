@@ -10,20 +10,14 @@
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
+import { devArgs } from './util.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-};
-const rounds = Number(opt('rounds', '6'));
-const batchSize = Number(opt('batch', '32'));
-const n = Number(opt('samples', '20000'));
-const threadCounts = opt('threads', '1,2').split(',').map(Number);
-const dirs = argv;
+const args = devArgs();
+const rounds = args.num('rounds', 6);
+const batchSize = args.num('batch', 32);
+const n = args.num('samples', 20000);
+const threadCounts = args.str('threads', '1,2').split(',').map(Number);
+const dirs = args.rest;
 if (!dirs.length) throw new Error('usage: npx tsx bench/ab-fit.ts [options] DIR_A DIR_B …');
 await init({ threads: 1 });
 const [[xTrain, yTrain]] = await datasets.mnist.loadData();

@@ -9,14 +9,12 @@
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
 import { setFusedWeightUpdates } from '../src/model/plan.js';
+import { devArgs } from './util.js';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const rounds = arg('rounds', 6);
-const batchSize = arg('batch', 32);
-const n = arg('samples', 20000);
+const args = devArgs();
+const rounds = args.num('rounds', 6);
+const batchSize = args.num('batch', 32);
+const n = args.num('samples', 20000);
 
 await init({ threads: 2 });
 const ex = (backend() as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;

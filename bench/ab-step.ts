@@ -12,19 +12,13 @@ import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
 import { Plan } from '../src/model/plan.js';
+import { devArgs } from './util.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(argv[i + 1]);
-  argv.splice(i, 2);
-  return v;
-};
-const rounds = opt('rounds', 6);
-const batch = opt('batch', 32);
+const args = devArgs();
+const rounds = args.num('rounds', 6);
+const batch = args.num('batch', 32);
 const samples = 100 * batch;
-const dirs = argv;
+const dirs = args.rest;
 await init({ threads: 1 });
 const [[xTrain, yTrain]] = await datasets.mnist.loadData();
 const xs = (xTrain.dataSync() as Uint8Array).slice(0, samples * 784);
@@ -35,8 +29,7 @@ const dispose = Plan.prototype.dispose;
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 ? [...dirs.keys()].reverse() : [...dirs.keys()];
   for (const d of order) {
-    (globalThis as any).__WL_PAD = Number(dirs[d].split('#')[1] ?? 0);
-    await init({ threads: 2, wasmUrls: { 'simd-threads': resolve(dirs[d].split('#')[0], 'wasm-layers-simd-threads.wasm') } });
+    await init({ threads: 2, wasmUrls: { 'simd-threads': resolve(dirs[d], 'wasm-layers-simd-threads.wasm') } });
     const b = backend();
     const ex = (b as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
     const x = tensor(xs, [samples, 28, 28], 'uint8').div(255);

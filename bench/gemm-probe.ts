@@ -9,20 +9,13 @@
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
-import { WasmBuffers, randomF32 } from './util.js';
+import { WasmBuffers, devArgs, randomF32 } from './util.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-};
-const threads = Number(opt('threads', '1'));
-const rounds = Number(opt('rounds', '7'));
-const only = opt('only', '');
-const dirs = argv.length ? argv : ['wasm'];
+const args = devArgs();
+const threads = args.num('threads', 1);
+const rounds = args.num('rounds', 7);
+const only = args.str('only', '');
+const dirs = args.rest.length ? args.rest : ['wasm'];
 const PEAK_ITERS = 20_000;
 const shapes = [32, 128]
   .flatMap((B) => [

@@ -12,16 +12,14 @@ import { backend } from '../src/backend/backend.js';
 import { Op } from '../src/backend/ops.generated.js';
 import { datasets, init, seedModel, tensor } from '../src/index.js';
 import { Plan } from '../src/model/plan.js';
+import { devArgs } from './util.js';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const batch = arg('batch', 32);
-const rounds = arg('rounds', 5);
+const args = devArgs();
+const batch = args.num('batch', 32);
+const rounds = args.num('rounds', 5);
 /** --min: the fastest call instead of the median (on a loaded machine, the least disturbed one). */
-const stat = process.argv.includes('--min') ? 'min' : 'median';
-const only1 = process.argv.includes('--1t');
+const stat = args.flag('min') ? 'min' : 'median';
+const only1 = args.flag('1t');
 const samples = 3200;
 
 await init({ threads: 2 });

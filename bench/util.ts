@@ -332,3 +332,24 @@ export function machineFacts(): Record<string, string | number> {
     tinybench: packageVersion('tinybench'),
   };
 }
+
+/**
+ * The dev tools' command line (bench/ab-*.ts, gemm-probe, step-ops): `--name value` options and `--flag`s,
+ * each taken out of `rest` as it is read, so that what remains are the positional arguments.
+ */
+export function devArgs(argv: string[] = process.argv.slice(2)) {
+  const rest = [...argv];
+  const take = (name: string, withValue: boolean): string | undefined => {
+    const i = rest.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = withValue ? rest[i + 1] : '';
+    rest.splice(i, withValue ? 2 : 1);
+    return v;
+  };
+  return {
+    str: (name: string, dflt: string): string => take(name, true) ?? dflt,
+    num: (name: string, dflt: number): number => Number(take(name, true) ?? dflt),
+    flag: (name: string): boolean => take(name, false) !== undefined,
+    rest,
+  };
+}

@@ -36,8 +36,9 @@ const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.stor
 /**
  * Whether a dense kernel's gradient is applied by the optimizer inside the GEMM that computes it (GEMM_ADAM:
  * the gradient is never stored) rather than stored by the GEMM and then applied by the optimizer's own op.
- * Off: on the 2-vCPU Intel Xeon of BENCHMARKS.md the separate update trains the seed model 8–10% faster
- * (paired epochs of two models in one process, batch 32 and 128, 1 and 2 threads). The fused update walks
+ * Off: on the 2-vCPU Intel Xeon of BENCHMARKS.md the separate update trains the seed model at batch 32
+ * 1.09–1.24× as fast on Node 20 and 24, 1 and 2 threads (bench/ab-fuse.ts: paired epochs of two models in
+ * one process), and at batch 128 1.01–1.10× as fast. The fused update walks
  * the parameter, m and v in 128-byte pieces of 2 KiB-strided rows, which the hardware prefetchers do not
  * follow, while the ADAM op streams them; storing and re-reading the gradient (3.2 MB a step) costs less.
  * Both give the same bits (test/determinism.test.ts), so this only chooses the faster schedule.
