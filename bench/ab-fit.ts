@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
-import { devArgs } from './util.js';
+import { devArgs, usePoolThreads } from './util.js';
 
 const args = devArgs();
 const rounds = args.num('rounds', 6);
@@ -28,8 +28,7 @@ for (let r = 0; r < rounds; r++) {
   for (const t of threadCounts) {
     for (const d of r % 2 ? [...dirs.keys()].reverse() : [...dirs.keys()]) {
       await init({ threads: Math.max(2, t), wasmUrls: { 'simd-threads': resolve(dirs[d], 'wasm-layers-simd-threads.wasm'), 'relaxed-threads': resolve(dirs[d], 'wasm-layers-relaxed-threads.wasm') } });
-      const ex = (backend() as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
-      ex.wl_pool_config(t, 1);
+      usePoolThreads(backend(), t);
       const x = tensor(xs, [n, 28, 28], 'uint8').div(255);
       const y = tensor(ys, [n], 'uint8');
       const model = seedModel({ compile: true });

@@ -9,7 +9,7 @@
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
 import { setFusedWeightUpdates } from '../src/model/plan.js';
-import { devArgs } from './util.js';
+import { devArgs, usePoolThreads } from './util.js';
 
 const args = devArgs();
 const rounds = args.num('rounds', 6);
@@ -17,7 +17,6 @@ const batchSize = args.num('batch', 32);
 const n = args.num('samples', 20000);
 
 await init({ threads: 2 });
-const ex = (backend() as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
 const [[xTrain, yTrain]] = await datasets.mnist.loadData();
 const x = tensor((xTrain.dataSync() as Uint8Array).slice(0, n * 784), [n, 28, 28], 'uint8').div(255);
 const y = tensor((yTrain.dataSync() as Uint8Array).slice(0, n), [n], 'uint8');
@@ -26,7 +25,7 @@ type Kind = keyof typeof models;
 const res: Record<string, number[]> = {};
 for (let r = 0; r <= rounds; r++) {
   for (const t of [1, 2]) {
-    ex.wl_pool_config(t, 1);
+    usePoolThreads(backend(), t);
     for (const k of (r % 2 ? ['separate', 'fused'] : ['fused', 'separate']) as Kind[]) {
       // Plans are built at the start of each fit, so the setting applies to this epoch's.
       const was = setFusedWeightUpdates(k === 'fused');

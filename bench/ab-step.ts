@@ -11,8 +11,7 @@
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { datasets, seedModel, tensor } from '../src/index.js';
-import { Plan } from '../src/model/plan.js';
-import { devArgs } from './util.js';
+import { captureTrainProgram, devArgs, usePoolThreads } from './util.js';
 
 const args = devArgs();
 const rounds = args.num('rounds', 6);
@@ -24,29 +23,17 @@ const [[xTrain, yTrain]] = await datasets.mnist.loadData();
 const xs = (xTrain.dataSync() as Uint8Array).slice(0, samples * 784);
 const ys = (yTrain.dataSync() as Uint8Array).slice(0, samples);
 const res = dirs.map(() => ({ min1: Infinity, min2: Infinity, med1: [] as number[], med2: [] as number[], p1: [] as number[], p2: [] as number[] }));
-const run = Plan.prototype.run;
-const dispose = Plan.prototype.dispose;
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 ? [...dirs.keys()].reverse() : [...dirs.keys()];
   for (const d of order) {
     await init({ threads: 2, wasmUrls: { 'simd-threads': resolve(dirs[d], 'wasm-layers-simd-threads.wasm') } });
     const b = backend();
-    const ex = (b as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
     const x = tensor(xs, [samples, 28, 28], 'uint8').div(255);
     const y = tensor(ys, [samples], 'uint8');
     const model = seedModel({ compile: true });
-    let prog: { ptr: number; nwords: number } | null = null;
-    Plan.prototype.dispose = () => {}; // keep the step's buffers alive for the reruns below
-    Plan.prototype.run = function (this: Plan, ...a: Parameters<Plan['run']>) {
-      run.apply(this, a);
-      if (this.spec.kind === 'train') prog = this.program;
-    };
-    await model.fit(x, y, { batchSize: batch, epochs: 1, verbose: 0 });
-    Plan.prototype.run = run;
-    Plan.prototype.dispose = dispose;
-    const p = prog!;
+    const p = await captureTrainProgram(() => model.fit(x, y, { batchSize: batch, epochs: 1, verbose: 0 }));
     for (const t of r % 2 ? [2, 1] : [1, 2]) {
-      ex.wl_pool_config(t, 1);
+      usePoolThreads(b, t);
       const ts: number[] = [];
       for (let i = 0; i < 100; i++) {
         const t0 = performance.now();

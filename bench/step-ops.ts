@@ -11,8 +11,7 @@
 import { backend } from '../src/backend/backend.js';
 import { Op } from '../src/backend/ops.generated.js';
 import { datasets, init, seedModel, tensor } from '../src/index.js';
-import { Plan } from '../src/model/plan.js';
-import { devArgs } from './util.js';
+import { captureTrainProgram, devArgs, usePoolThreads } from './util.js';
 
 const args = devArgs();
 const batch = args.num('batch', 32);
@@ -28,18 +27,9 @@ await init({ threads: 2 });
 const x = tensor((xTrain.dataSync() as Uint8Array).slice(0, samples * 784), [samples, 28, 28], 'uint8').div(255);
 const y = tensor((yTrain.dataSync() as Uint8Array).slice(0, samples), [samples], 'uint8');
 const model = seedModel({ compile: true });
-// fit frees its plans at the end: copy the training step's words while it runs.
-let words = new Uint32Array(0);
-const run = Plan.prototype.run;
-Plan.prototype.dispose = () => {}; // keep its buffers: the copied program points into them
-Plan.prototype.run = function (this: Plan, ...a: Parameters<Plan['run']>) {
-  run.apply(this, a);
-  if (this.spec.kind === 'train' && !words.length) words = new Uint32Array(backend().memory.buffer, this.program.ptr, this.program.nwords).slice();
-};
-await model.fit(x, y, { batchSize: batch, epochs: 1, verbose: 0 });
-Plan.prototype.run = run;
+const step = await captureTrainProgram(() => model.fit(x, y, { batchSize: batch, epochs: 1, verbose: 0 }));
 const b = backend();
-const ex = (b as unknown as { exports: { wl_pool_config(t: number, c: number): number } }).exports;
+const words = new Uint32Array(b.memory.buffer, step.ptr, step.nwords).slice();
 const full = { ptr: b.arena.alloc(words.length * 4), nwords: words.length };
 new Uint32Array(b.memory.buffer, full.ptr, words.length).set(words);
 const names = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
@@ -66,7 +56,7 @@ const med = (a: number[]) => (a.length ? [...a].sort((p, q) => p - q)[a.length >
 const res: Record<number, { full: number[]; ops: number[][] }> = { 1: { full: [], ops: progs.map(() => []) }, 2: { full: [], ops: progs.map(() => []) } };
 for (let r = 0; r < rounds; r++) {
   for (const t of only1 ? [1] : r % 2 ? [2, 1] : [1, 2]) {
-    ex.wl_pool_config(t, 1);
+    usePoolThreads(b, t);
     time(full.ptr, full.nwords, 20);
     res[t].full.push(time(full.ptr, full.nwords, 200));
     progs.forEach((p, i) => res[t].ops[i].push(time(p.ptr, p.n, p.name.startsWith('GEMM') ? 100 : 300)));

@@ -157,6 +157,7 @@ export const CONTENTION_LIMIT = 0.2;
 import { cpuSnapshot, type CpuSnapshot } from './cpu.js';
 export { cpuSnapshot, type CpuSnapshot };
 import { init } from '../src/backend/backend.js';
+import { Plan } from '../src/model/plan.js';
 
 /** init({ threads: t }) for a bench; prints and records which build runs, and warns if fewer threads run. */
 export async function initThreads(t: number, notes: string[]) {
@@ -352,4 +353,31 @@ export function devArgs(argv: string[] = process.argv.slice(2)) {
     flag: (name: string): boolean => take(name, false) !== undefined,
     rest,
   };
+}
+
+/** Dev tools: the next programs of a fixed-size pool use `threads` of its threads (tiles do not depend on it). */
+export function usePoolThreads(b: Backend, threads: number): void {
+  (b as unknown as { exports: { wl_pool_config(t: number, mainCanBlock: number): number } }).exports.wl_pool_config(threads, 1);
+}
+
+/**
+ * Dev tools: runs `fit` and returns the program of its training step (its last run). Plans are not freed
+ * while it runs, so the program and the buffers it points into stay alive for reruns.
+ */
+export async function captureTrainProgram(fit: () => Promise<unknown>): Promise<{ ptr: number; nwords: number }> {
+  const { run, dispose } = Plan.prototype;
+  let prog: { ptr: number; nwords: number } | undefined;
+  Plan.prototype.dispose = () => {};
+  Plan.prototype.run = function (this: Plan, ...a: Parameters<Plan['run']>) {
+    run.apply(this, a);
+    if (this.spec.kind === 'train') prog = this.program;
+  };
+  try {
+    await fit();
+  } finally {
+    Plan.prototype.run = run;
+    Plan.prototype.dispose = dispose;
+  }
+  if (!prog) throw new Error('captureTrainProgram: the fit ran no training step');
+  return prog;
 }
