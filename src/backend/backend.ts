@@ -272,7 +272,9 @@ export class Backend {
    */
   private async startWatchdog(ctrlPtr: number): Promise<void> {
     const { Worker } = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads')!;
-    const w = new Worker(WATCHDOG_SOURCE, { eval: true });
+    // It holds a few ports; with a heap limit V8 reserves less for it (Node 20: 8.0 vs 8.8 MB of RSS per
+    // thread, Node 24: 12.3 vs 13.5).
+    const w = new Worker(WATCHDOG_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 16 } });
     w.unref();
     w.on('error', () => undefined); // its death only means less protection, never a failure of the pool
     w.postMessage({ memory: this.wasmMemory, ctrl: ctrlPtr, armed: this.armed.buffer });

@@ -337,6 +337,7 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
 ///
 /// # Safety
 /// rows [i0, i1) and panels [p0, p1) lie inside C and belong to the calling tile alone.
+#[inline(never)]
 unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     // Not zeroed: pack_b writes every float the tiles read (zero padding included), and V8 runs a
     // 32 KiB memory.fill per tile as a call into the runtime.
@@ -444,6 +445,7 @@ unsafe fn rows_nt<const S: usize>(g: &Gemm, i0: usize, i1: usize, j0: usize) {
 ///
 /// # Safety
 /// rows [i0, i1) and 2-column groups [p0, p1) lie inside C and belong to the calling tile alone.
+#[inline(never)]
 unsafe fn block_nt(g: &Gemm, i0: usize, i1: usize, p0: usize, p1: usize) {
     for p in p0..p1 {
         let j0 = p * 2;
@@ -523,6 +525,10 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     if i0 >= i1 || p0 >= p1 {
         return;
     }
+    // The block functions are `#[inline(never)]`: V8 optimizes each wasm function on its own when it
+    // tiers up, and its compiler's memory grows faster than the function. With them inlined this
+    // function was 15 KB and took an 8.2 MB compiler zone, which set the seed workflow's peak RSS
+    // (Node 20: 145 → 138 MB, `bench/seed-dist.mjs`; `--trace-wasm-compilation-times` gives the zones).
     match g.layout {
         NN => block_kn::<false, false>(g, i0, i1, p0, p1),
         TN => block_kn::<true, false>(g, i0, i1, p0, p1),
