@@ -721,8 +721,8 @@ interface ContentionRound {
 
 /**
  * Rounds of ours at batch 32 with one competing CPU-bound process (`node -e 'for(;;){}'`) running: 1 thread,
- * the default (threads 'auto') and 2 fixed threads, back to back, the same samples each (a fresh backend
- * and model per configuration, warmed up first).
+ * the default (threads 'auto') and 2 fixed threads, back to back in an order that rotates by round, the
+ * same samples each (a fresh backend and model per configuration, warmed up first).
  */
 async function contentionRounds(cfg: ReturnType<typeof config>, raw: Awaited<ReturnType<typeof loadMnist>>, opts: BenchOptions): Promise<ContentionRound[]> {
   const n = cfg.contentionSamples;
@@ -753,10 +753,15 @@ async function contentionRounds(cfg: ReturnType<typeof config>, raw: Awaited<Ret
         y.dispose();
       }
     };
+    // The order rotates by round, so that the host's drift within a round (this VM's host changes speed
+    // within minutes) does not always favour the same configuration; three rounds put each one first once.
     for (let round = 1; round <= cfg.contentionRounds; round++) {
-      const r1 = await one(1);
-      const ra = await one('auto');
-      const r2 = await one(2);
+      const rs = new Map<number | 'auto', Awaited<ReturnType<typeof one>>>();
+      for (let k = 0; k < 3; k++) {
+        const t = ([1, 'auto', 2] as const)[(k + round - 1) % 3];
+        rs.set(t, await one(t));
+      }
+      const [r1, ra, r2] = [rs.get(1)!, rs.get('auto')!, rs.get(2)!];
       const line = (what: string, r: typeof r1) => `  round ${round}: ${what.padEnd(16)} ${int(r.sps).padStart(7)} samples/s (process ${r.own.toFixed(2)} cores, others ${fmt(r.other, 2)})`;
       console.log(line('1 thread', r1));
       console.log(line("default ('auto')", ra) + (ra.auto ? ` — auto: ${ra.auto.reason}` : ''));
@@ -772,7 +777,7 @@ async function contentionRounds(cfg: ReturnType<typeof config>, raw: Awaited<Ret
 
 function printContention(cont: ContentionRound[]): void {
   if (!cont.length) return;
-  console.log('\n### With one competing CPU-bound process (batch 32, samples/s; configurations back to back)\n');
+  console.log('\n### With one competing CPU-bound process (batch 32, samples/s; configurations back to back, their order rotating by round)\n');
   const rows = cont.map((r) => [String(r.round), int(r.one), int(r.auto), int(r.two), fmt(r.auto / r.one, 2) + '×', fmt(r.two / r.one, 2) + '×']);
   rows.push(['median', int(median(cont.map((r) => r.one))), int(median(cont.map((r) => r.auto))), int(median(cont.map((r) => r.two))), fmt(median(cont.map((r) => r.auto / r.one)), 2) + '×', fmt(median(cont.map((r) => r.two / r.one)), 2) + '×']);
   printTable(['round', '1 thread', "default (threads 'auto')", '2 threads', 'default / 1T', '2T / 1T'], rows);

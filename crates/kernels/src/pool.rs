@@ -256,14 +256,11 @@ pub fn run_job(kind: u32, a: u32, b: u32, total: u32, f: JobFn) -> Result<(), St
     CTRL.done.store(0, SeqCst);
     let tag = (epoch as u64) << 32;
     CTRL.next.store(tag, SeqCst);
-    if nt > 1 {
-        CTRL.epoch.store(epoch, SeqCst);
-        if CTRL.idle_sleepers.load(SeqCst) != 0 {
-            wake_all(&CTRL.epoch);
-        }
-    } else {
-        // One thread: nobody else may join (the epoch is not published), so workers stay asleep.
-        CTRL.epoch.store(epoch, SeqCst);
+    CTRL.epoch.store(epoch, SeqCst);
+    // One thread: nobody is woken. A worker that wakes anyway (its sleep is bounded) finds no place in
+    // the job (tid >= nthreads) and sleeps again.
+    if nt > 1 && CTRL.idle_sleepers.load(SeqCst) != 0 {
+        wake_all(&CTRL.epoch);
     }
     let mut w = Worker { tid: 0, epoch, total, tag };
     // SAFETY: the caller passes a job function with the arguments it expects (a validated program).
@@ -281,26 +278,31 @@ pub extern "C" fn wl_worker_main(tid: u32) {
     let mut budget = IDLE_SPIN_MAX / 2;
     loop {
         let mut i = 0u32;
+        // A worker left out of the jobs (fewer threads configured, as threads: 'auto' does when the cores
+        // are busy) sleeps at once: its spinning would take the core the calling thread needs. With another
+        // process on one of two cores, the OS gives this process one core for all its threads, and a
+        // spinning worker halved the speed of the one-thread runs that 'auto' compares against.
+        let spin = if tid < nthreads() { budget } else { 0 };
         loop {
             if CTRL.shutdown.load(Relaxed) != 0 {
                 return;
             }
             if CTRL.epoch.load(SeqCst) != seen {
                 // The job came while spinning: spinning pays, allow a little more next time.
-                if i < budget {
+                if i < spin {
                     budget = (budget * 2).min(IDLE_SPIN_MAX);
                 }
                 break;
             }
-            if i < budget {
+            if i < spin {
                 i += 1;
                 core::hint::spin_loop();
             } else {
-                if i == budget {
+                if i == spin && spin > 0 {
                     // Spun for nothing: spin less before sleeping next time.
                     budget = (budget / 4).max(IDLE_SPIN_MIN);
-                    i += 1;
                 }
+                i = spin + 1;
                 CTRL.idle_sleepers.fetch_add(1, SeqCst);
                 sleep_on(&CTRL.epoch, seen);
                 CTRL.idle_sleepers.fetch_sub(1, SeqCst);
