@@ -255,14 +255,20 @@ export class ScalarChart {
       xAxis === 'relative'
         ? (_u: uPlot, splits: number[]) => splits.map((v) => formatDuration(v))
         : xAxis === 'step'
-          ? (_u: uPlot, splits: number[]) => splits.map((v) => (Number.isInteger(v) ? v.toLocaleString('en-US') : ''))
+          ? (_u: uPlot, splits: number[]) => splits.map((v) => (Number.isInteger(v) && v >= 0 ? v.toLocaleString('en-US') : ''))
           : undefined;
+    // uPlot widens a zero-width x range (one x value: a 1-epoch run) to 0–100 before asking this function,
+    // which put the lone point on the left edge under an axis counting to 100: one unit either side instead.
+    const xRange = (u: uPlot, min: number, max: number): uPlot.Range.MinMax => {
+      const xs = u.data[0];
+      return xs.length > 0 && xs[0] === xs[xs.length - 1] ? [xs[0] - 1, xs[0] + 1] : [min, max];
+    };
     const opts: uPlot.Options = {
       width,
       height,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { show: false } },
-      scales: { x: { time: xAxis === 'wall' }, y: logScale ? { distr: 3 } : {} },
+      scales: { x: { time: xAxis === 'wall', range: xRange }, y: logScale ? { distr: 3 } : {} },
       axes: [
         { values: xValues, size: 30, font: '11px system-ui', stroke: '#555', grid: { stroke: '#eee' } },
         { size: 62, font: '11px system-ui', stroke: '#555', grid: { stroke: '#eee' }, values: (_u, s) => s.map((v) => formatNumber(v)) },

@@ -57,9 +57,14 @@ window.runColoredPixels = async (values) => {
   const c = host.querySelector('canvas');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - 0xe8) < 24 && Math.abs(d[i + 1] - 0x71) < 24 && Math.abs(d[i + 2] - 0x0a) < 24) n++;
+  let sumX = 0;
+  for (let i = 0; i < d.length; i += 4)
+    if (d[i + 3] > 200 && Math.abs(d[i] - 0xe8) < 24 && Math.abs(d[i + 1] - 0x71) < 24 && Math.abs(d[i + 2] - 0x0a) < 24) {
+      n++;
+      sumX += (i / 4) % c.width;
+    }
   chart.destroy();
-  return n;
+  return { n, meanX: n ? sumX / n / c.width : NaN };
 };
 </script></body></html>`;
 
@@ -145,10 +150,14 @@ describe.skipIf(!HAVE_CHROMIUM)('vis components in Chromium', () => {
   it('a scalar chart with a single point (a 1-epoch run) shows it, as a chart with a line does', async () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     await page.goto(srv.origin + '/');
-    const one = (await page.evaluate('window.runColoredPixels([0.62])')) as number;
-    const line = (await page.evaluate('window.runColoredPixels([0.62, 0.41, 0.35])')) as number;
-    expect(line).toBeGreaterThan(20);
-    expect(one).toBeGreaterThan(20);
+    type Pixels = { n: number; meanX: number };
+    const one = (await page.evaluate('window.runColoredPixels([0.62])')) as Pixels;
+    const line = (await page.evaluate('window.runColoredPixels([0.62, 0.41, 0.35])')) as Pixels;
+    expect(line.n).toBeGreaterThan(20);
+    expect(one.n).toBeGreaterThan(20);
+    // Centred, not on the left edge under an axis counting to 100 (uPlot's range for a zero-width x).
+    expect(one.meanX).toBeGreaterThan(0.4);
+    expect(one.meanX).toBeLessThan(0.7);
     await page.close();
   });
 });
