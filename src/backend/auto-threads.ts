@@ -5,9 +5,12 @@
  * build, a browser tab, a second training job), a pool thread that is off the CPU still holds the tiles it
  * claimed, and two threads can end up slower than one. So the choice is measured, per program (a training
  * step, an evaluation step…), where it matters: every so often a program runs a few times on one thread
- * and on the whole pool, in alternating blocks (so that the machine's drift cancels out), and keeps the
- * faster. The comparisons get rarer while the answer stays the same. Results do not depend on it: tiles
- * are the same whatever the thread count (see crates/kernels/src/pool.rs).
+ * and on the whole pool, in alternating blocks (so that the machine's drift cancels out), and uses the pool
+ * only when it was faster by a margin. When it is not, its extra threads would only take cores from
+ * whatever else runs: with one other CPU-bound process on two cores the OS gives this process one core's
+ * worth for all its threads, and one thread and two came out even (bench/fit.ts, contention rounds). The
+ * comparisons get rarer while the answer stays the same. Results do not depend on it: tiles are the same
+ * whatever the thread count (see crates/kernels/src/pool.rs).
  *
  * The cost: one `performance.now()` pair and one Map lookup per run, and a few runs on the slower
  * setting per comparison (about 1% of the runs once the answer is stable).
@@ -25,7 +28,7 @@ const COUNTED = BLOCKS * (BLOCK - 1);
 /** Runs between comparisons: starts short, doubles while the answer stays the same. */
 const FIRST_INTERVAL = 24;
 const MAX_INTERVAL = 1536;
-/** Switching away from the current setting needs it to be this much slower (noise margin). */
+/** The pool is used when one thread is this much slower than it (noise margin). */
 const MARGIN = 1.04;
 
 interface ProgramStats {
@@ -120,20 +123,14 @@ export class AutoThreads {
     const one = (s.sum[0] - s.worst[0]) / (COUNTED - 1);
     const all = (s.sum[1] - s.worst[1]) / (COUNTED - 1);
     const before = s.choice;
-    if (s.choice === this.pool && all > one * MARGIN) s.choice = 1;
-    else if (s.choice === 1 && one > all * MARGIN) s.choice = this.pool;
+    s.choice = one > all * MARGIN ? this.pool : 1;
     s.interval = s.choice === before ? Math.min(MAX_INTERVAL, s.interval * 2) : FIRST_INTERVAL;
     s.nextProbe = s.runs + s.interval;
     if (s.runs >= this.mostRuns) {
       this.mostRuns = s.runs;
       const f = (x: number) => (x >= 1 ? x.toFixed(2) : x.toPrecision(2));
-      // Why, in words: the faster setting, or the one in use when the other was not faster by the margin.
-      const faster = s.choice === 1 ? all > one : one > all;
-      const why = faster
-        ? s.choice === 1
-          ? ' (the other cores are busy: more threads were slower)'
-          : ''
-        : ` (kept: the other setting was not ${Math.round((MARGIN - 1) * 100)}% faster)`;
+      // Why, in words, when one thread was chosen: the pool was slower, or not faster by the margin.
+      const why = s.choice === this.pool ? '' : all > one ? ' (the other cores are busy: more threads were slower)' : ` (more threads were not ${Math.round((MARGIN - 1) * 100)}% faster)`;
       this.report({
         active: s.choice,
         reason:

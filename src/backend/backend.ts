@@ -16,9 +16,9 @@ import { AutoThreads, type AutoThreadsState } from './auto-threads.js';
 export interface InitOptions {
   /**
    * Threads including the calling one; 1 disables the pool. Default `'auto'`: a pool of one thread per core
-   * (at most 8) of which each program uses all, or only the calling thread when that measured faster (other
-   * processes busy on the cores); `backendInfo().auto` says what it chose and why. Results are bitwise the
-   * same either way.
+   * (at most 8) of which each program uses all when that measured faster than the calling thread alone by
+   * a margin, else only the calling thread (other processes busy on the cores, or a program too small to
+   * share); `backendInfo().auto` says what it chose and why. Results are bitwise the same either way.
    */
   threads?: number | 'auto';
   /** Upper bound of wasm memory. Default 4096 MB in Node, 1024 MB in browsers. */
