@@ -171,6 +171,17 @@ describe('backupAndRestore', () => {
     expect(() => callbacks.backupAndRestore(work, { saveFreq: 0 })).toThrow(/saveFreq/);
     expect(() => callbacks.backupAndRestore(work, { saveFreq: 'batch' as never })).toThrow(/saveFreq/);
     expect(() => callbacks.backupAndRestore(work, { deleteCheckpoint: 1 as never })).toThrow(/deleteCheckpoint/);
+    expect(() => callbacks.backupAndRestore('indexeddb://')).toThrow("'indexeddb://' names no backup: use 'indexeddb://<name>'");
+  });
+
+  it("says that an 'indexeddb://' backup needs IndexedDB, which Node does not have (test/browser/backup.test.ts runs it)", async () => {
+    const m = program();
+    const err = await m.fit(data.x, data.y, { ...FIT, callbacks: [callbacks.backupAndRestore('indexeddb://run')] }).then(
+      () => 'resolved',
+      (e: unknown) => String(e),
+    );
+    expect(err).toMatch('backupAndRestore: indexeddb://run needs IndexedDB, which this runtime does not have (in Node, back up to a directory)');
+    m.dispose();
   });
 });
 

@@ -5,20 +5,19 @@
  * the epoch and the batches of it done, the global random generator, the model's dropout seed and step, the
  * epoch's sample order and its running loss sums (fit-state.ts).
  *
- * On disk, in `backupDir`: `backup.<content hash>.bin` (the arrays) and `backup.json` (the manifest: the
- * position, and name, size and CRC-32C of the data file), written by platform.ts' `writeFilesAtomic`: the
- * data file under its own new name (temporary file, fsync, rename), then the manifest renamed over the old
- * one, then the old data file removed. So at every instant the manifest names a complete data file: a backup
- * killed half-way leaves the previous one valid. What Keras' checkpoint restores and this does not: other callbacks' state
- * (EarlyStopping's patience, TensorBoard's steps), as in Keras.
+ * A backup is a manifest (the position, and name, size and CRC-32C of the data) and the data (the arrays),
+ * kept in `backupDir` — a directory in Node, `indexeddb://<name>` in browsers — so that a backup killed
+ * half-way leaves the previous one valid (backup-store.ts). What Keras' checkpoint restores and this does
+ * not: other callbacks' state (EarlyStopping's patience, TensorBoard's steps), as in Keras.
  */
 import { Callback } from './base.js';
 import type { Layer } from '../layers.js';
 import type { Optimizer } from '../optimizers.js';
 import { fitControl, type FitControl, type FitPosition } from '../model/fit-state.js';
 import { applyOptimizerVariables, optimizerVariables, type OptimizerVariable } from '../model/optimizer-state.js';
-import { concatBytes, errorMessage, readRegularFile, requireNode, versionedName, versionedPattern, writeFilesAtomic, type NodeModules } from '../platform.js';
+import { concatBytes, errorMessage } from '../platform.js';
 import { crc32c } from '../tensorboard/crc32c.js';
+import { backupStore, DATA_FILE, type BackupStore, type StoredBackup } from './backup-store.js';
 
 export interface BackupAndRestoreArgs {
   /** `'epoch'` (default): back up at the end of every epoch. A number N: every N batches. */
@@ -27,12 +26,7 @@ export interface BackupAndRestoreArgs {
   deleteCheckpoint?: boolean;
 }
 
-const MANIFEST = 'backup.json';
 const FORMAT = 'wasm-layers-backup';
-const DATA_FILE = versionedPattern('backup', '.bin');
-/** Temporary files writeFilesAtomic makes for our files (left behind by a killed write). */
-const TEMP_FILE = /^\.(backup\.json|backup\.[0-9a-f]{16}\.bin)\.\d+\.[a-z0-9]+\.tmp$/;
-const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
 
 /** What the callback needs of the model being trained (a Sequential). */
 interface TrainedModel {
@@ -71,11 +65,13 @@ export class BackupAndRestore extends Callback {
   readonly backupDir: string;
   readonly saveFreq: 'epoch' | number;
   readonly deleteCheckpoint: boolean;
+  private readonly store: BackupStore;
   private batchesSinceSave = 0;
 
+  /** `backupDir`: a directory (Node), or `'indexeddb://<name>'` (browsers and their workers). */
   constructor(backupDir: string, args: BackupAndRestoreArgs = {}) {
     super();
-    if (typeof backupDir !== 'string' || backupDir === '') throw new Error(`backupAndRestore: backupDir must be a non-empty directory path, got ${backupDir === '' ? "''" : typeof backupDir}`);
+    if (typeof backupDir !== 'string' || backupDir === '') throw new Error(`backupAndRestore: backupDir must be a non-empty directory path or 'indexeddb://<name>', got ${backupDir === '' ? "''" : typeof backupDir}`);
     if (args === null || typeof args !== 'object') throw new Error(`backupAndRestore(backupDir, args) takes an object such as { saveFreq: 'epoch' }, got ${args === null ? 'null' : typeof args}`);
     const f = args.saveFreq ?? 'epoch';
     if (f !== 'epoch' && !(Number.isInteger(f) && (f as number) > 0)) throw new Error(`backupAndRestore: saveFreq must be 'epoch' or a positive integer (batches), got ${JSON.stringify(f)}`);
@@ -83,6 +79,7 @@ export class BackupAndRestore extends Callback {
     this.backupDir = backupDir.startsWith('file://') ? backupDir.slice('file://'.length) : backupDir;
     this.saveFreq = f;
     this.deleteCheckpoint = args.deleteCheckpoint ?? true;
+    this.store = backupStore(backupDir);
   }
 
   private get trained(): TrainedModel {
@@ -103,9 +100,8 @@ export class BackupAndRestore extends Callback {
 
   override async onTrainBegin(): Promise<void> {
     this.batchesSinceSave = 0;
-    const node = await requireNode('backupAndRestore');
-    const m = await this.readManifest(node);
-    if (m) await this.restore(node, m);
+    const stored = await this.store.read();
+    if (stored) await this.restore(stored, this.parseManifest(stored.manifest));
   }
 
   override async onBatchEnd(): Promise<void> {
@@ -123,37 +119,29 @@ export class BackupAndRestore extends Callback {
   override async onTrainEnd(): Promise<void> {
     // Only a run that completed: after an error or an abort the backup is what the next run resumes from.
     if (!this.deleteCheckpoint || !fitControl(this.model)?.completed) return;
-    const { fs, path } = await requireNode('backupAndRestore');
-    // The manifest first: from then on there is no backup, whatever else a kill leaves behind.
-    await fs.rm(path.join(this.backupDir, MANIFEST), { force: true });
-    const names = await fs.readdir(this.backupDir).catch(() => [] as string[]);
-    for (const n of names) if (DATA_FILE.test(n) || TEMP_FILE.test(n)) await fs.rm(path.join(this.backupDir, n), { force: true });
-    await fs.rmdir(this.backupDir).catch(() => {}); // only when empty: the directory may hold other files
+    await this.store.remove();
   }
 
   // -------------------------------------------------------------------------------------------------
 
-  private async readManifest(node: NodeModules): Promise<Manifest | null> {
-    const file = node.path.join(this.backupDir, MANIFEST);
-    const bytes = await readRegularFile(file, MAX_MANIFEST_BYTES);
-    if (!bytes) return null;
+  private parseManifest(bytes: Uint8Array): Manifest {
+    const file = this.store.where;
     let m: Manifest;
     try {
       m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
     } catch (e) {
-      throw new Error(`backupAndRestore: ${file} is not valid JSON (${errorMessage(e)}); delete the directory to start over`);
+      throw new Error(`backupAndRestore: ${file} is not valid JSON (${errorMessage(e)}); remove that backup to start over`);
     }
     if (m?.format !== FORMAT || m.version !== 1 || typeof m.data !== 'string' || !DATA_FILE.test(m.data))
       throw new Error(`backupAndRestore: ${file} is not a backup of this library (format ${JSON.stringify(m?.format)}, version ${JSON.stringify(m?.version)})`);
     return m;
   }
 
-  private async restore(node: NodeModules, m: Manifest): Promise<void> {
+  private async restore(stored: StoredBackup, m: Manifest): Promise<void> {
     const where = `backupAndRestore: the backup in ${this.backupDir}`;
     const control = this.control();
     const o = this.optimizer();
-    const file = node.path.join(this.backupDir, m.data);
-    const data = await readRegularFile(file, m.bytes);
+    const data = await stored.data(m.data, m.bytes);
     if (!data) throw new Error(`${where} names ${m.data}, which does not exist`);
     if (data.length !== m.bytes || crc32c(data) !== m.crc32c) throw new Error(`${where}: ${m.data} is damaged (size or CRC-32C does not match its manifest)`);
     if (m.steps !== control.steps || m.samples !== control.samples)
@@ -178,9 +166,8 @@ export class BackupAndRestore extends Callback {
     control.resumeFrom({ ...m.position, ...(order ? { order } : {}) });
   }
 
-  /** Writes a backup of the state now: data file, then manifest, then the old data file goes. */
+  /** Writes a backup of the state now (atomically: see backup-store.ts). */
   private async save(): Promise<void> {
-    const { fs } = await requireNode('backupAndRestore');
     const control = this.control();
     const o = this.optimizer();
     const pos = control.position();
@@ -196,7 +183,7 @@ export class BackupAndRestore extends Callback {
     const vars = optimizerVariables(this.trained.layers, o).map((v) => add(v.name, v.shape, v.data));
     const order = pos.order ? add('order', [pos.order.length], pos.order) : null;
     const bytes = concatBytes(parts);
-    const dataName = versionedName('backup', bytes, '.bin');
+    const dataName = this.store.dataName(bytes);
     const { order: _order, ...position } = pos;
     const manifest: Manifest = {
       format: FORMAT,
@@ -213,15 +200,7 @@ export class BackupAndRestore extends Callback {
       optimizerVariables: vars,
       order,
     };
-    await fs.mkdir(this.backupDir, { recursive: true }).catch((e: unknown) => {
-      throw new Error(`backupAndRestore: cannot create ${this.backupDir}: ${errorMessage(e)}`);
-    });
-    // Old data files and killed backups' leftovers go once the new manifest is in place.
-    await writeFilesAtomic(
-      this.backupDir,
-      { parts: [{ name: dataName, data: bytes }], manifest: { name: MANIFEST, data: JSON.stringify(manifest) }, stale: [DATA_FILE] },
-      'backupAndRestore: ',
-    );
+    await this.store.write(dataName, bytes, JSON.stringify(manifest));
   }
 }
 
