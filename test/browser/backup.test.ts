@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 
 /**
  * The program, in the page: `wlBackup.run(mode, stallAt)` trains a seeded model on made-up data for 3 epochs;
@@ -70,8 +70,7 @@ describe.skipIf(!HAVE_CHROMIUM)("browser: backupAndRestore('indexeddb://…') ac
 
   beforeAll(async () => {
     await build();
-    const { chromium } = await import('playwright-core');
-    [pages, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
+    [pages, browser] = await Promise.all([startServer(), launchChromium()]);
   }, 300_000);
 
   afterAll(async () => {

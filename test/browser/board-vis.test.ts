@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { ROOT } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 import { MIME } from '../../scripts/serve-examples.mjs';
 
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
@@ -98,8 +98,7 @@ describe.skipIf(!HAVE_CHROMIUM)('vis components in Chromium', () => {
   beforeAll(async () => {
     await build();
     srv = await serve();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    browser = await launchChromium();
   }, 300_000);
 
   afterAll(async () => {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { ROOT } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 import { startBoard, type Board } from '../../src/board/server.js';
 import { Callback, History, callbacks, init, layers, sequential, setSeed, tensor } from '../../src/index.js';
 import { EventFileWriter } from '../../src/tensorboard/writer.js';
@@ -75,8 +75,7 @@ describe.skipIf(!HAVE_CHROMIUM)('board in Chromium', () => {
     await build();
     mkdirSync(ARTIFACTS, { recursive: true });
     await init({ threads: 1 });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    browser = await launchChromium();
   }, 300_000);
 
   afterAll(async () => {

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type ExampleServer } from '../../scripts/serve-examples.mjs';
 import { ROOT } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { CHROMIUM, HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 
 if (!HAVE_CHROMIUM) console.warn(`test/browser: SKIPPED, ${CHROMIUM} not found (install it with \`apt-get install -y chromium\`).`);
 
@@ -95,11 +95,10 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo: examples/browser', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await build();
-    const { chromium } = await import('playwright-core');
     [server, plain, browser] = await Promise.all([
       startServer(0),
       startServer(0, { isolated: false }),
-      chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 }),
+      launchChromium(),
     ]);
   }, 300_000);
 

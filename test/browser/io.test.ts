@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 import { clearSession, init, layers, saveModel, sequential, setSeed, tensor } from '../../src/index.js';
 
 
@@ -77,8 +77,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loadModel from a URL, save to memory',
     });
     await new Promise<void>((r) => models!.listen(0, '127.0.0.1', r));
     modelsOrigin = `http://127.0.0.1:${(models.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    [pages, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
+    [pages, browser] = await Promise.all([startServer(), launchChromium()]);
   }, 300_000);
 
   afterAll(async () => {

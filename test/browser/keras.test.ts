@@ -12,7 +12,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { ROOT } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 import { init, loadModel, tensor } from '../../src/index.js';
 
 const ORIGIN = 'http://wasm-layers.test';
@@ -55,8 +55,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: .keras files', () => {
 
   beforeAll(async () => {
     await build();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 300_000);
   afterAll(async () => {
     await browser?.close();

@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { CHROMIUM, HAVE_CHROMIUM, LAUNCH_ARGS, build } from './setup.js';
+import { CHROMIUM, HAVE_CHROMIUM, build, launchChromium } from './setup.js';
 
 if (!HAVE_CHROMIUM) console.warn(`test/browser: SKIPPED, ${CHROMIUM} not found (install it with \`apt-get install -y chromium\`).`);
 
@@ -60,8 +60,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loader and thread pool in headless Chr
 
   beforeAll(async () => {
     await build();
-    const { chromium } = await import('playwright-core');
-    [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 })]);
+    [server, browser] = await Promise.all([startServer(), launchChromium()]);
   }, 300_000);
 
   afterAll(async () => {

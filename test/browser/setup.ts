@@ -19,6 +19,12 @@ export const LAUNCH_ARGS = [
   '--disable-quic',
 ];
 
+/** Launches Debian's Chromium with LAUNCH_ARGS (playwright-core, imported here so that suites skipped without Chromium never load it). */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
+}
+
 /** Whether dist/ is newer than every source file and tsconfig (then tsc need not run). */
 function distFresh(): boolean {
   const newest = (dir: string): number => {
