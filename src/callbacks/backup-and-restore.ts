@@ -183,7 +183,8 @@ export class BackupAndRestore extends Callback {
     const vars = optimizerVariables(this.trained.layers, o).map((v) => add(v.name, v.shape, v.data));
     const order = pos.order ? add('order', [pos.order.length], pos.order) : null;
     const bytes = concatBytes(parts);
-    const dataName = this.store.dataName(bytes);
+    const crc = crc32c(bytes);
+    const dataName = this.store.dataName(bytes, crc);
     const { order: _order, ...position } = pos;
     const manifest: Manifest = {
       format: FORMAT,
@@ -191,7 +192,7 @@ export class BackupAndRestore extends Callback {
       model: this.trained.name,
       data: dataName,
       bytes: bytes.length,
-      crc32c: crc32c(bytes),
+      crc32c: crc,
       optimizer: { className: o.className, learningRate: o.learningRate },
       steps: control.steps,
       samples: control.samples,

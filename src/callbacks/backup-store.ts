@@ -10,7 +10,6 @@
  *   backup leaves the previous one. The transaction asks for `durability: 'strict'` (flushed before it
  *   completes), since surviving a crash is the point of a backup.
  */
-import { crc32c } from '../tensorboard/crc32c.js';
 import { errorMessage, readRegularFile, requireNode, versionedName, versionedPattern, writeFilesAtomic } from '../platform.js';
 
 export interface StoredBackup {
@@ -24,8 +23,8 @@ export interface BackupStore {
   /** Where the manifest is, for messages: a file path or `indexeddb://name`. */
   readonly where: string;
   read(): Promise<StoredBackup | null>;
-  /** The name a backup's data goes under (it matches DATA_FILE). */
-  dataName(data: Uint8Array): string;
+  /** The name a backup's data goes under (it matches DATA_FILE); `crc` is the data's CRC-32C. */
+  dataName(data: Uint8Array, crc: number): string;
   write(dataName: string, data: Uint8Array, manifest: string): Promise<void>;
   /** Removes the backup (the manifest first: from then on there is none, whatever a kill leaves behind). */
   remove(): Promise<void>;
@@ -143,9 +142,9 @@ class IndexedDbStore implements BackupStore {
     };
   }
 
-  dataName(data: Uint8Array): string {
+  dataName(_data: Uint8Array, crc: number): string {
     // The content's name, as in a directory (node:crypto's SHA-256 is not in browsers: its CRC-32C instead).
-    return `backup.${crc32c(data).toString(16).padStart(16, '0')}.bin`;
+    return `backup.${crc.toString(16).padStart(16, '0')}.bin`;
   }
 
   async write(dataName: string, data: Uint8Array, manifest: string): Promise<void> {

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium, openModulePage } from './setup.js';
 
 /**
  * The program, in the page: `wlBackup.run(mode, stallAt)` trains a seeded model on made-up data for 3 epochs;
@@ -78,15 +78,7 @@ describe.skipIf(!HAVE_CHROMIUM)("browser: backupAndRestore('indexeddb://…') ac
     await pages?.close();
   });
 
-  async function load(page: Page): Promise<void> {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    expect((await page.goto(pages!.pageUrl(false)))?.status()).toBe(200);
-    await page.addScriptTag({ type: 'module', content: PAGE_SCRIPT });
-    await page.waitForFunction(() => (window as any).wlBackupReady === true, undefined, { timeout: 15_000 }).catch(() => {
-      throw new Error(`the backup page script did not load: ${errors.join('\n')}`);
-    });
-  }
+  const load = (page: Page) => openModulePage(page, pages!.pageUrl(false), PAGE_SCRIPT, 'wlBackupReady');
 
   type Result = { resumedFrom: { epoch: number; batch: number; iterations: number } | null; batches: number; state: number[][]; iterations: number; left: unknown };
   const run = (page: Page, mode: 'backup' | 'plain', stallAt?: number) => page.evaluate(([m, s]) => (window as any).wlBackup.run(m, s) as Promise<Result>, [mode, stallAt] as const);

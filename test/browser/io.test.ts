@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './server.js';
-import { HAVE_CHROMIUM, build, launchChromium } from './setup.js';
+import { HAVE_CHROMIUM, build, launchChromium, openModulePage } from './setup.js';
 import { clearSession, init, layers, saveModel, sequential, setSeed, tensor } from '../../src/index.js';
 
 
@@ -113,13 +113,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser: loadModel from a URL, save to memory',
     try {
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      expect((await page.goto(pages!.pageUrl(false)))?.status()).toBe(200);
-      await page.addScriptTag({ type: 'module', content: PAGE_SCRIPT });
-      await page.waitForFunction(() => (window as any).wlIoReady === true, undefined, { timeout: 15_000 }).catch(() => {
-        throw new Error(`the io page script did not load: ${errors.join('\n')}`);
-      });
+      const errors = await openModulePage(page, pages!.pageUrl(false), PAGE_SCRIPT, 'wlIoReady');
       const url = `${modelsOrigin}/m/model.json`;
       const r = await page.evaluate(([u, v]) => (window as any).wlIo.run(u, v, [4, 2, 3]), [url, xs] as const);
       expect(errors).toEqual([]);

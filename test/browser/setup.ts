@@ -25,6 +25,22 @@ export async function launchChromium(): Promise<import('playwright-core').Browse
   return chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
 }
 
+/**
+ * Opens `url` in `page`, adds `script` as a module and waits until it sets `window[ready]` to true. Returns
+ * the page's uncaught errors, an array that keeps collecting them.
+ */
+export async function openModulePage(page: import('playwright-core').Page, url: string, script: string, ready: string): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const res = await page.goto(url);
+  if (res?.status() !== 200) throw new Error(`test/browser: ${url} answered ${res?.status()}`);
+  await page.addScriptTag({ type: 'module', content: script });
+  await page.waitForFunction((k) => (window as unknown as Record<string, unknown>)[k] === true, ready, { timeout: 15_000 }).catch(() => {
+    throw new Error(`the page script did not set window.${ready}: ${errors.join('\n')}`);
+  });
+  return errors;
+}
+
 /** Whether dist/ is newer than every source file and tsconfig (then tsc need not run). */
 function distFresh(): boolean {
   const newest = (dir: string): number => {

@@ -279,9 +279,9 @@ pub extern "C" fn wl_worker_main(tid: u32) {
     loop {
         let mut i = 0u32;
         // A worker left out of the jobs (fewer threads configured, as threads: 'auto' does when the cores
-        // are busy) sleeps at once: its spinning would take the core the calling thread needs. With another
-        // process on one of two cores, the OS gives this process one core for all its threads, and a
-        // spinning worker halved the speed of the one-thread runs that 'auto' compares against.
+        // are busy) sleeps at once: its spinning would take a share of the core the calling thread needs
+        // (with another process on one of two cores, the OS gives this process about one core for all of
+        // its threads).
         let spin = if tid < nthreads() { budget } else { 0 };
         loop {
             if CTRL.shutdown.load(Relaxed) != 0 {
