@@ -3,18 +3,22 @@
  * alternates the register-only peak loop and each GEMM, and reports each GEMM's fastest of 30 calls as a
  * fraction of the fastest peak call just before it (fastest calls: the least disturbed on a busy machine).
  * With several wasm directories, alternates between their builds round by round (A/B in one process):
- *   npx tsx bench/gemm-probe.ts [--threads 1] [--rounds 7] [--only NN32,TN32] [DIR …]   (default DIR: wasm)
+ *   npx tsx bench/gemm-probe.ts [--threads 1] [--rounds 7] [--only NN32,TN32] [--mnist] [DIR …]   (default DIR: wasm)
+ * --mnist: A of NN and TN is a batch of MNIST images (/255, 81% zeros), as in the seed's forward and weight
+ * gradient, instead of dense random values; the fraction is then of the dense product's flops.
  * The published figures come from `npm run bench -- gemm`.
  */
 import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
+import { datasets } from '../src/index.js';
 import { WasmBuffers, devArgs, randomF32 } from './util.js';
 
 const args = devArgs();
 const threads = args.num('threads', 1);
 const rounds = args.num('rounds', 7);
 const only = args.str('only', '');
+const mnist = args.flag('mnist');
 const dirs = args.rest.length ? args.rest : ['wasm'];
 const PEAK_ITERS = 20_000;
 const shapes = [32, 128]
@@ -50,7 +54,8 @@ async function runBuild(dir: string, out: number[][], d: number) {
     const bufs = new WasmBuffers(b);
     const [ar, ac] = s.layout === 'TN' ? [s.k, s.m] : [s.m, s.k];
     const [br, bc] = s.layout === 'NT' ? [s.n, s.k] : [s.k, s.n];
-    const pa = bufs.f32(randomF32(ar * ac, 7 + i));
+    // NN's A is [B, 784] and TN's [B, 784]: both a batch of images when --mnist.
+    const pa = bufs.f32(images && s.layout !== 'NT' ? images.subarray(0, ar * ac) : randomF32(ar * ac, 7 + i));
     const pbb = bufs.f32(randomF32(br * bc, 8 + i));
     const pc = bufs.f32(s.m * s.n);
     const pb = new ProgramBuilder();
@@ -82,6 +87,13 @@ async function runBuild(dir: string, out: number[][], d: number) {
     bufs.release();
   }
 }
+
+/** The first 128 training images as [128, 784] floats in [0, 1] (--mnist). */
+const images = mnist ? await (async () => {
+  await init({ threads: 1 });
+  const [[x]] = await datasets.mnist.loadData();
+  return Float32Array.from((x.dataSync() as Uint8Array).subarray(0, 128 * 784), (v) => v / 255);
+})() : undefined;
 
 for (let r = 0; r < rounds; r++) for (const [d, dir] of dirs.entries()) await runBuild(dir, frac[d], d);
 for (const [i, s] of shapes.entries()) {

@@ -219,6 +219,86 @@ describe('gemm kernel vs naive reference and float64', () => {
   });
 });
 
+/**
+ * Zeros of A are skipped (gemm.rs `nonzero_ks`): a 4-row band of C leaves out the k at which all its A values
+ * are ±0, which changes no bit — unless B holds an infinity or NaN there (0·∞ = NaN), which `pack_b` checks.
+ * Data shaped like MNIST's (81% zeros, zero borders, blank images) plus −0, NaN in A and non-finite B values
+ * at skipped positions, on shapes that cover several row blocks (more than 64 rows), K > 1024, and groups
+ * of panels with and without non-finite values; bitwise against the naive loop on 1, 2 and 3 threads.
+ */
+describe('zeros in A are skipped without changing a bit', () => {
+  const SHAPES: [LayoutName, number, number, number][] = [
+    ['NN', 32, 512, 784], // the seed's forward at batch 32
+    ['NN', 37, 20, 33],
+    ['NN', 70, 16, 1100], // two blocks of row bands (64 rows each), two K chunks
+    ['NN', 130, 24, 50],
+    ['TN', 784, 512, 32], // the seed's weight gradient: row tiles, two groups of 32 panels
+    ['TN', 100, 40, 7],
+    ['TN', 66, 300, 1030],
+    ['NT', 33, 40, 10], // dX of a 10-unit layer: Bᵀ packed, the NN micro-kernel
+    ['NT', 96, 64, 16],
+  ];
+  /** A as logical [rows of C, k] with ~80% zeros, zero border columns, a blank row, some −0 and one NaN. */
+  function sparseCase(rng: Rng, layout: LayoutName, m: number, n: number, k: number, poisonB: boolean): Case {
+    const a = new Float32Array(m * k);
+    const at = (i: number, q: number) => (layout === 'TN' ? q * m + i : i * k + q);
+    const border = Math.floor(k / 8);
+    for (let i = 0; i < m; i++)
+      for (let q = border; q < k - border; q++) {
+        if (i % 11 === 5) continue; // a blank image
+        const u = rng.next();
+        a[at(i, q)] = u < 0.78 ? 0 : u < 0.8 ? -0 : (1 + rng.next()) * 2 ** (rng.int(9) - 4);
+      }
+    if (m > 9 && k > 9) a[at(9, k - 2)] = NaN; // A's NaN is never skipped
+    const b = rng.spreadArray(k * n);
+    if (poisonB) {
+      // At k in the zero border (skipped by every band), and at one k inside.
+      const bAt = (q: number, j: number) => (layout === 'NT' ? j * k + q : q * n + j);
+      b[bAt(0, n - 1)] = NaN;
+      if (border > 0) b[bAt(border - 1, 0)] = Infinity;
+      b[bAt(k >> 1, n >> 1)] = -Infinity;
+    }
+    return { layout, m, n, k, a, b, act: 'linear', ...(rng.next() < 0.5 ? { bias: rng.spreadArray(n) } : {}) };
+  }
+  const results = new Map<string, Float32Array>();
+
+  for (const threads of [1, 2, 3])
+    it(`${threads} thread(s): bitwise equal to the naive loop and to 1 thread`, async () => {
+      await init({ threads, relaxedSimd: false });
+      const rng = new Rng(6000);
+      for (const [layout, m, n, k] of SHAPES)
+        for (const poisonB of [false, true]) {
+          const c = sparseCase(rng, layout, m, n, k, poisonB);
+          const fast = gemm(args(c));
+          const key = `${label(c)} poisonB=${poisonB}`;
+          expect(bitDiff(fast, gemm(args(c, true)), `fast vs naive, ${key}`)).toBe('');
+          // Not vacuous: the zeros give exact zeros and the NaNs propagate.
+          expect(fast.some((v) => v === 0) || !!c.bias).toBe(true);
+          expect(fast.some(Number.isNaN)).toBe(m > 9 && k > 9 ? true : poisonB);
+          const first = results.get(key);
+          if (!first) results.set(key, fast);
+          else expect(bitDiff(fast, first, `${key}: ${threads} threads vs 1`)).toBe('');
+        }
+    });
+
+  it.skipIf(!detectFeatures().relaxedSimd)('relaxed-SIMD build: bitwise equal to the fused (or unfused) sequential emulation', async () => {
+    await init({ threads: 2, relaxedSimd: true });
+    const rng = new Rng(6001);
+    for (const [layout, m, n, k] of SHAPES.filter(([, m, n, k]) => m * n * k < 1e6))
+      for (const poisonB of [false, true]) {
+        const c = sparseCase(rng, layout, m, n, k, poisonB);
+        const out = gemm(args(c));
+        const dFused = bitDiff(out, gemmF32Emu(c, 'seq', true), `${label(c)} vs fused emulation`);
+        const dPlain = bitDiff(out, gemmF32Emu(c, 'seq', false), `${label(c)} vs unfused emulation`);
+        expect(dFused === '' || dPlain === '', `${dFused}; ${dPlain}`).toBe(true);
+      }
+  });
+
+  afterAll(async () => {
+    await init({ threads: 2, relaxedSimd: false });
+  });
+});
+
 describe('gemm is bitwise independent of the thread count', () => {
   // Shapes where the split goes by columns (8-col panels, 2-col groups for NT) and by 4-row tiles, with
   // uneven shares and K > 1024.
