@@ -5,7 +5,9 @@
  * The contracts checked, from gemm.rs:
  *  - NN and TN accumulate each output element as acc = acc + a·b for k = 0..K−1 in order (in 4×8 tiles,
  *    K in chunks of KC = 1024 whose partial sums go through C unchanged), then add the bias, then relu —
- *    exactly what the naive triple loop does, so they are BITWISE equal to the reference.
+ *    exactly what the naive triple loop does, so they are BITWISE equal to the reference. They leave out the k
+ *    at which a band's A values are all zero, which changes no bit (checked on MNIST-like data, with NaN and
+ *    infinities, below).
  *  - NT with K ≤ 16 (NT_PACK_MAX_K: Bᵀ packed, NN micro-kernel) sums sequentially like NN — bitwise equal
  *    to the reference too. Above that, NT sums in 4 interleaved lanes (lane l takes k ≡ l mod 4 below
  *    K & ~3), reduces the lanes as (l0 + l1) + (l2 + l3), then adds the K mod 4 tail products in order.
