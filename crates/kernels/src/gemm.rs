@@ -313,27 +313,14 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
     if ks.is_null() {
         let mut bp = bp;
         for _ in 0..kc {
-            let b0 = v128_load(bp as *const v128);
-            let b1 = v128_load(bp.add(4) as *const v128);
-            for r in 0..R {
-                let a = v128_load32_splat(ap.add(r * arow) as *const u32);
-                acc[r][0] = madd(a, b0, acc[r][0]);
-                acc[r][1] = madd(a, b1, acc[r][1]);
-            }
+            step(&mut acc, ap, arow, bp);
             ap = ap.add(astep);
             bp = bp.add(8);
         }
     } else {
         for t in 0..nk {
             let k = *ks.add(t) as usize;
-            let (ak, bk) = (ap.add(k * astep), bp.add(k * 8));
-            let b0 = v128_load(bk as *const v128);
-            let b1 = v128_load(bk.add(4) as *const v128);
-            for r in 0..R {
-                let a = v128_load32_splat(ak.add(r * arow) as *const u32);
-                acc[r][0] = madd(a, b0, acc[r][0]);
-                acc[r][1] = madd(a, b1, acc[r][1]);
-            }
+            step(&mut acc, ap.add(k * astep), arow, bp.add(k * 8));
         }
     }
     if !full {
@@ -365,6 +352,21 @@ unsafe fn tile<const R: usize>(g: &Gemm, mut ap: *const f32, arow: usize, astep:
         }
         v128_store(cp as *mut v128, v0);
         v128_store(cp.add(4) as *mut v128, v1);
+    }
+}
+
+/// One k of a tile: each of R accumulator rows += its A value (at `ap + r·arow`) × the panel row at `bp`.
+///
+/// # Safety
+/// `ap + r·arow` (r < R) and the 8 floats at `bp` are readable.
+#[inline(always)]
+unsafe fn step<const R: usize>(acc: &mut [[v128; 2]; R], ap: *const f32, arow: usize, bp: *const f32) {
+    let b0 = v128_load(bp as *const v128);
+    let b1 = v128_load(bp.add(4) as *const v128);
+    for r in 0..R {
+        let a = v128_load32_splat(ap.add(r * arow) as *const u32);
+        acc[r][0] = madd(a, b0, acc[r][0]);
+        acc[r][1] = madd(a, b1, acc[r][1]);
     }
 }
 
