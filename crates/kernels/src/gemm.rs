@@ -9,7 +9,7 @@
 //! Each output element is computed by the same sequence of operations whichever tile and thread it falls
 //! in (tiles start at fixed multiples of 8 columns; scalar tails do what one SIMD lane does), so results
 //! are bitwise identical for any thread count. NN and TN skip the k at which a 4-row band's A values are
-//! all zero (`nonzero_ks`): images and ReLU outputs are mostly zeros, and the skipped terms could not
+//! all zero (`nonzero_ks`): images and ReLU outputs hold many zeros, and the skipped terms could not
 //! have changed a bit of the result.
 use crate::ops::act::RELU as ACT_RELU;
 use crate::ops::layout::{NN, NT, TN};
@@ -213,8 +213,8 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 /// Bands of 4 rows of C whose lists of nonzero k (`nonzero_ks`) are kept at once: 64 rows, 32 KiB of
 /// stack beside the 32 KiB panel buffer (a worker's stack is 256 KiB).
 const SPARSE_BANDS: usize = 16;
-/// A tile spanning fewer panels than this does not look for zeros in A: the scan would cost a fair part
-/// of what it can save (the forward of a 10-unit layer spans 2 panels).
+/// A tile spanning fewer panels than this does not look for zeros in A: scanning its bands costs about
+/// what one panel's tiles can save. From two panels on (a 10-unit layer's 8 + 2 columns) it pays.
 const SPARSE_MIN_PANELS: usize = 2;
 
 /// Whether a band that has `nk` of `kc` k left is run over its list: each listed k costs a little more
