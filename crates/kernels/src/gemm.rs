@@ -213,8 +213,10 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
 /// Bands of 4 rows of C whose lists of nonzero k (`nonzero_ks`) are kept at once: 64 rows, 32 KiB of
 /// stack beside the 32 KiB panel buffer (a worker's stack is 256 KiB).
 const SPARSE_BANDS: usize = 16;
-/// A tile spanning fewer panels than this does not look for zeros in A: scanning its bands costs about
-/// what one panel's tiles can save. From two panels on (a 10-unit layer's 8 + 2 columns) it pays.
+/// A tile spanning fewer panels than this does not look for zeros in A, whose scan would be repeated for
+/// every panel. Two was measured when the seed's forward still ran in 2-panel tiles (bench/ab-fit.ts,
+/// paired: 1.33× and 1.53× the build without skipping on 1 and 2 threads, against 1.25× and 1.22× with a
+/// minimum of 4); it also scans a 10-unit layer's 8 + 2 columns.
 const SPARSE_MIN_PANELS: usize = 2;
 
 /// Whether a band that has `nk` of `kc` k left is run over its list: each listed k costs a little more
