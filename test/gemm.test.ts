@@ -136,6 +136,17 @@ function check(c: Case, emulate = false): void {
   expect(withinTol(fast, c64, (i) => g * mag[i], `fast vs float64, ${label(c)}`)).toBe('');
 }
 
+/** Keeps the first run's result per case and checks later runs (other thread counts) against it, bitwise. */
+function sameBitsAsFirst(results: Map<string, Float32Array>, key: string, out: Float32Array, threads: number): 'first' | 'checked' {
+  const first = results.get(key);
+  if (!first) {
+    results.set(key, out);
+    return 'first';
+  }
+  expect(bitDiff(out, first, `${key}: ${threads} threads vs 1`)).toBe('');
+  return 'checked';
+}
+
 beforeAll(async () => {
   expect((await init({ threads: 2, relaxedSimd: false })).variant).toBe('simd-threads');
 });
@@ -277,9 +288,7 @@ describe('zeros in A are skipped without changing a bit', () => {
           // Not vacuous: the zeros give exact zeros and the NaNs propagate.
           expect(fast.some((v) => v === 0) || !!c.bias).toBe(true);
           expect(fast.some(Number.isNaN)).toBe(m > 9 && k > 9 ? true : poisonB);
-          const first = results.get(key);
-          if (!first) results.set(key, fast);
-          else expect(bitDiff(fast, first, `${key}: ${threads} threads vs 1`)).toBe('');
+          sameBitsAsFirst(results, key, fast, threads);
         }
     });
 
@@ -326,11 +335,7 @@ describe('gemm is bitwise independent of the thread count', () => {
         for (const [m, n, k] of SHAPES)
           for (const v of [VARIANTS[0], VARIANTS[3]]) {
             const c = makeCase(rng, layout, m, n, k, v.bias, v.act);
-            const out = gemm(args(c));
-            const key = label(c);
-            const first = results.get(key);
-            if (!first) results.set(key, out);
-            else expect(bitDiff(out, first, `${key}: ${threads} threads vs 1`)).toBe('');
+            sameBitsAsFirst(results, label(c), gemm(args(c)), threads);
           }
     });
 
@@ -366,12 +371,7 @@ describe('relaxed-SIMD build (fused multiply-add)', () => {
             const c = makeCase(rng, layout, m, n, k, v.bias, v.act);
             const out = gemm(args(c));
             const key = label(c);
-            const first = results.get(key);
-            if (first) {
-              expect(bitDiff(out, first, `${key}: ${threads} threads vs 1`)).toBe('');
-              continue;
-            }
-            results.set(key, out);
+            if (sameBitsAsFirst(results, key, out, threads) === 'checked') continue;
             // relaxed_madd fuses where the hardware can (one rounding per step) — else it is the SIMD128
             // order; either way it is one of the two emulations, bitwise.
             const order = layout === 'NT' ? ntOrder(k) : 'seq';
