@@ -1,9 +1,11 @@
 /**
  * The seed model at batch 32 on each Node runtime, in the same bench run: this process's Node (20 on the
  * image) and Node 24 LTS from the npm registry (`npx -y node@24`; relaxed SIMD on by default there, so the
- * relaxed-SIMD builds run). Per runtime and round, back to back in child processes (bench/fit-child.ts):
- * ours on 1 thread and on 2 threads (the later of two epochs over 30,000 samples) and tfjs-layers on
- * tfjs-backend-wasm (single-threaded in Node). Ratios are taken within a round. `npm run bench -- runtimes`.
+ * relaxed-SIMD builds run). Per round, each runtime in turn, back to back in child processes
+ * (bench/fit-child.ts): ours on 1 thread and on 2 threads (the later of two epochs over 30,000 samples) and
+ * tfjs-layers on tfjs-backend-wasm (single-threaded in Node). Ratios are taken within a round and runtime.
+ * Five rounds: on the 2-vCPU benchmark VM the per-round ratio to tfjs-wasm spread from 17× to 36× within one
+ * run of three, too few for a median. `npm run bench -- runtimes`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -55,13 +57,14 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     console.log(msg);
     notes.push(msg);
   }
-  const rounds = opts.quick ? 1 : 3;
+  const rounds = opts.quick ? 1 : 5;
   const samples = opts.quick ? 6_000 : 30_000;
   const tfSteps = opts.quick ? 60 : 300;
   const rows: Record<string, unknown>[] = [];
   console.log(`Seed model, batch 32, ${rounds} rounds per runtime (ours: the 2nd of 2 epochs over ${samples.toLocaleString('en-US')} samples; tfjs-wasm: ${tfSteps} steps after 10):`);
-  for (const rt of runtimes) {
-    for (let round = 1; round <= rounds; round++) {
+  // Runtimes alternate within each round, so that the host's drift over minutes falls on both alike.
+  for (let round = 1; round <= rounds; round++) {
+    for (const rt of runtimes) {
       const r: Record<string, any> = { runtime: rt.name, round };
       for (const t of [1, 2]) {
         const d = await child(rt, ['ours', '--threads', String(t), '--batch', '32', '--epochs', '2', '--samples', String(samples)]);
