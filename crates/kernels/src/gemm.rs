@@ -221,6 +221,7 @@ const SPARSE_MIN_PANELS: usize = 2;
 
 /// Whether a band that has `nk` of `kc` k left is run over its list: each listed k costs a little more
 /// than a k of the dense loop (an index load and address arithmetic), so a band with few zeros runs dense.
+/// The 1/8 is a guard, not a tuned value (the seed's bands keep 39% and 28% of their k).
 #[inline(always)]
 fn worth_skipping(nk: usize, kc: usize) -> bool {
     nk * 8 <= kc * 7
