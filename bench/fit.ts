@@ -321,16 +321,16 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const [xw, yw] = sub(cfg.warmupSamples);
     const [x, y] = cfg.oursSamples < MNIST_TRAIN ? sub(cfg.oursSamples) : [full, yTrain];
     const model = oursSeedModel(lib);
-    const epoch = (batch: number, first = false) =>
+    const epoch = (batch: number, first = false, system: System = 'ours', input = x) =>
       timeSegment(
         round,
-        'ours',
+        system,
         threads,
         batch,
         async () => {
-          const h = await model.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0 });
+          const h = await model.fit(input, y, { epochs: 1, batchSize: batch, verbose: 0 });
           const hist = h.history as Record<string, number[]>;
-          return { samples: x.shape[0], loss: hist.loss[0], accuracy: hist.accuracy[0] };
+          return { samples: input.shape[0], loss: hist.loss[0], accuracy: hist.accuracy[0] };
         },
         first,
       );
@@ -355,11 +355,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
         const [u8] = (bytes ??= [xTrain.dataSync() as Uint8Array, yTrain.dataSync() as Uint8Array]);
         const xd = lib.tensor(u8.subarray(0, x.shape[0] * 784).map((v) => Math.max(v, 13)), [x.shape[0], 28, 28], 'uint8').div(255);
         try {
-          await timeSegment(round, 'ours-dense', threads, 32, async () => {
-            const h = await model.fit(xd, y, { epochs: 1, batchSize: 32, verbose: 0 });
-            const hist = h.history as Record<string, number[]>;
-            return { samples: x.shape[0], loss: hist.loss[0], accuracy: hist.accuracy[0] };
-          });
+          await epoch(32, false, 'ours-dense', xd);
         } finally {
           xd.dispose();
         }
