@@ -155,13 +155,14 @@ pub const NT_PACK_MAX_K: usize = 16;
 
 /// Copies B[k0..k0+kc, j0..j0+w] into `dst` as kc rows of 8 (zero-padded past w). Unpacked, a panel's
 /// rows are ldb apart; with ldb a multiple of 1–2 KiB they all fall in a few L1 sets and evict each other.
-/// Returns whether every value copied is finite: a skipped zero of A (see `nonzero_ks`) times an infinite
-/// or NaN value of B would have made NaN, so such a panel is computed densely.
+/// With `check`, returns whether every value copied is finite: a skipped zero of A (see `nonzero_ks`) times
+/// an infinite or NaN value of B would have made NaN, so such a panel is computed densely. Without (no band
+/// of A skips anything), returns true and spends nothing on it.
 ///
 /// # Safety
 /// B's rows k0..k0+kc and columns j0..j0+w exist (w ≤ 8), and `dst` has room for kc × 8 floats.
 #[inline(always)]
-unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32) -> bool {
+unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: usize, dst: *mut f32, check: bool) -> bool {
     // Padding is written as two opaque-zero vectors and then overwritten: a constant zero lets LLVM turn
     // it into a memset, i.e. one memory.fill per row of the panel — a call into V8's runtime each time.
     let zero = core::hint::black_box(f32x4_splat(0.0));
@@ -178,8 +179,10 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
             for c in 0..w {
                 *d.add(c) = *g.b.add((j0 + c) * g.ldb + k0 + k);
             }
-            let (x0, x1) = (v128_load(d as *const v128), v128_load(d.add(4) as *const v128));
-            bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            if check {
+                let (x0, x1) = (v128_load(d as *const v128), v128_load(d.add(4) as *const v128));
+                bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            }
         }
         return !v128_any_true(bad);
     }
@@ -190,7 +193,9 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
             let (x0, x1) = (v128_load(src as *const v128), v128_load(src.add(4) as *const v128));
             v128_store(d as *mut v128, x0);
             v128_store(d.add(4) as *mut v128, x1);
-            bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            if check {
+                bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            }
             src = src.add(g.ldb);
             d = d.add(8);
         }
@@ -201,8 +206,10 @@ unsafe fn pack_b<const BT: bool>(g: &Gemm, k0: usize, kc: usize, j0: usize, w: u
             for c in 0..w {
                 *d.add(c) = *src.add(c);
             }
-            let (x0, x1) = (v128_load(d as *const v128), v128_load(d.add(4) as *const v128));
-            bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            if check {
+                let (x0, x1) = (v128_load(d as *const v128), v128_load(d.add(4) as *const v128));
+                bad = v128_or(bad, v128_or(f32x4_sub(x0, x0), f32x4_sub(x1, x1)));
+            }
             src = src.add(g.ldb);
             d = d.add(8);
         }
@@ -473,7 +480,7 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
                 let mut finite = true;
                 for q in q0..q1 {
                     let j0 = q * 8;
-                    finite &= pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.add((q - q0) * kc * 8));
+                    finite &= pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.add((q - q0) * kc * 8), sparse);
                 }
                 let sparse = sparse && finite;
                 let band = |i: usize, rows: usize| {
