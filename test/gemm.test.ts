@@ -29,7 +29,9 @@
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, detectFeatures, disposeBackend, init } from '../src/backend/backend.js';
+import * as K from './helpers/kernels.js';
 import { gemm, type GemmArgs } from './helpers/kernels.js';
+import { Layout } from '../src/backend/program.js';
 import { matMul } from '../src/ops.js';
 import { tensor } from '../src/tensor.js';
 import { bitDiff, fma32, gamma, withinTol } from './helpers/f64-check.js';
@@ -239,6 +241,29 @@ describe('gemm kernel vs naive reference and float64', () => {
  * at skipped positions, on shapes that cover several row blocks (more than 64 rows), K > 1024, and groups
  * of panels with and without non-finite values; bitwise against the naive loop on 1, 2 and 3 threads.
  */
+/** A as logical [rows of C, k] with ~80% zeros, zero border columns, a blank row, some −0 and one NaN. */
+function sparseCase(rng: Rng, layout: LayoutName, m: number, n: number, k: number, poisonB: boolean): Case {
+  const a = new Float32Array(m * k);
+  const at = (i: number, q: number) => (layout === 'TN' ? q * m + i : i * k + q);
+  const border = Math.floor(k / 8);
+  for (let i = 0; i < m; i++)
+    for (let q = border; q < k - border; q++) {
+      if (i % 11 === 5) continue; // a blank image
+      const u = rng.next();
+      a[at(i, q)] = u < 0.78 ? 0 : u < 0.8 ? -0 : (1 + rng.next()) * 2 ** (rng.int(9) - 4);
+    }
+  if (m > 9 && k > 9) a[at(9, k - 2)] = NaN; // A's NaN is never skipped
+  const b = rng.spreadArray(k * n);
+  if (poisonB) {
+    // At k in the zero border (skipped by every band), and at one k inside.
+    const bAt = (q: number, j: number) => (layout === 'NT' ? j * k + q : q * n + j);
+    b[bAt(0, n - 1)] = NaN;
+    if (border > 0) b[bAt(border - 1, 0)] = Infinity;
+    b[bAt(k >> 1, n >> 1)] = -Infinity;
+  }
+  return { layout, m, n, k, a, b, act: 'linear', ...(rng.next() < 0.5 ? { bias: rng.spreadArray(n) } : {}) };
+}
+
 describe('zeros in A are skipped without changing a bit', () => {
   const SHAPES: [LayoutName, number, number, number][] = [
     ['NN', 32, 512, 784], // the seed's forward at batch 32
@@ -251,28 +276,6 @@ describe('zeros in A are skipped without changing a bit', () => {
     ['NT', 33, 40, 10], // dX of a 10-unit layer: Bᵀ packed, the NN micro-kernel
     ['NT', 96, 64, 16],
   ];
-  /** A as logical [rows of C, k] with ~80% zeros, zero border columns, a blank row, some −0 and one NaN. */
-  function sparseCase(rng: Rng, layout: LayoutName, m: number, n: number, k: number, poisonB: boolean): Case {
-    const a = new Float32Array(m * k);
-    const at = (i: number, q: number) => (layout === 'TN' ? q * m + i : i * k + q);
-    const border = Math.floor(k / 8);
-    for (let i = 0; i < m; i++)
-      for (let q = border; q < k - border; q++) {
-        if (i % 11 === 5) continue; // a blank image
-        const u = rng.next();
-        a[at(i, q)] = u < 0.78 ? 0 : u < 0.8 ? -0 : (1 + rng.next()) * 2 ** (rng.int(9) - 4);
-      }
-    if (m > 9 && k > 9) a[at(9, k - 2)] = NaN; // A's NaN is never skipped
-    const b = rng.spreadArray(k * n);
-    if (poisonB) {
-      // At k in the zero border (skipped by every band), and at one k inside.
-      const bAt = (q: number, j: number) => (layout === 'NT' ? j * k + q : q * n + j);
-      b[bAt(0, n - 1)] = NaN;
-      if (border > 0) b[bAt(border - 1, 0)] = Infinity;
-      b[bAt(k >> 1, n >> 1)] = -Infinity;
-    }
-    return { layout, m, n, k, a, b, act: 'linear', ...(rng.next() < 0.5 ? { bias: rng.spreadArray(n) } : {}) };
-  }
   const results = new Map<string, Float32Array>();
 
   for (const threads of [1, 2, 3])
@@ -304,6 +307,51 @@ describe('zeros in A are skipped without changing a bit', () => {
         expect(dFused === '' || dPlain === '', `${dFused}; ${dPlain}`).toBe(true);
       }
   });
+
+  afterAll(async () => {
+    await init({ threads: 2, relaxedSimd: false });
+  });
+});
+
+describe('the fused weight update (GEMM_ADAM) gives the bits of a gradient GEMM then ADAM', () => {
+  // [m (inputs), n (units), k (batch), whether the kernel streams the update (gemm.rs streams_update)]
+  const SHAPES: [number, number, number, boolean][] = [
+    [784, 512, 32, true], // the seed at batch 32: blocks of 16 rows, all of B packed once per tile
+    [70, 300, 40, true], // a partial block and a partial band; a narrow last panel (300 = 37·8 + 4)
+    [33, 13, 1024, true], // K = KC; 8 + 5 columns
+    [100, 600, 8, false], // wider than a streamed block holds: the update is applied per tile
+    [64, 512, 64, false], // B too large to pack whole
+  ];
+  const h = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, t: 3 };
+  const alpha = K.adamAlpha(h.lr, h.beta1, h.beta2, h.t);
+  const results = new Map<string, Float32Array>();
+
+  for (const threads of [1, 2, 3])
+    it(`${threads} thread(s): p, m and v bitwise equal to GEMM then ADAM, to the naive reference and to 1 thread`, async () => {
+      await init({ threads, relaxedSimd: false });
+      const rng = new Rng(6100);
+      for (const [m, n, k, streams] of SHAPES)
+        for (const poisonB of [false, true]) {
+          expect(backend().gemmUpdateStreams({ layout: Layout.TN, n, k, ldc: n }), `streams m=${m} n=${n} k=${k}`).toBe(streams);
+          // MNIST-like inputs (zeros skipped, one NaN), upstream gradients with NaN/±∞ where they are skipped.
+          const c = sparseCase(rng, 'TN', m, n, k, poisonB);
+          const st = { p: rng.spreadArray(m * n), m: rng.spreadArray(m * n), v: Float32Array.from(rng.spreadArray(m * n), Math.abs) };
+          const fused = K.gemmAdamStep(c.a, c.b, st, k, m, n, { ...h, alpha });
+          const separate = K.adamStep(st, gemm({ layout: 'TN', m, n, k, a: c.a, b: c.b }), h);
+          const naive = K.gemmAdamStep(c.a, c.b, st, k, m, n, { ...h, alpha }, true);
+          const key = `m=${m} n=${n} k=${k} poisonB=${poisonB}`;
+          for (const part of ['p', 'm', 'v'] as const) {
+            expect(bitDiff(fused[part], separate[part], `${part}, fused vs separate, ${key}`)).toBe('');
+            expect(bitDiff(fused[part], naive[part], `${part}, fused vs naive, ${key}`)).toBe('');
+          }
+          // Not vacuous: most parameters moved, and the NaN of A reached its row.
+          expect(fused.p.filter((v, i) => v !== st.p[i]).length).toBeGreaterThan(0.5 * m * n);
+          if (m > 9 && k > 9) expect(fused.p.some(Number.isNaN)).toBe(true);
+          const all = new Float32Array(3 * m * n);
+          [fused.p, fused.m, fused.v].forEach((x, i) => all.set(x, i * m * n));
+          sameBitsAsFirst(results, key, all, threads);
+        }
+    });
 
   afterAll(async () => {
     await init({ threads: 2, relaxedSimd: false });

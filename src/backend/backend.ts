@@ -66,6 +66,7 @@ interface Exports {
   wl_debug_delay(tid: number, spins: number): void;
   wl_pool_tiles_run(tid: number): number;
   wl_peak_madd(iters: number, seed: number, form: number): number;
+  wl_gemm_update_streams(layout: number, n: number, k: number, ldc: number): number;
 }
 
 const isNode = isNodeRuntime();
@@ -484,6 +485,14 @@ export class Backend {
   peakMadd(iters: number, form: 0 | 1): number {
     this.exports.wl_peak_madd(iters, 1e-3, form);
     return iters * (form === 0 ? 96 : 48);
+  }
+
+  /**
+   * Whether a weight gradient GEMM with these operands, fused with its Adam update (GEMM_ADAM), streams the
+   * update over whole rows — the one case in which fusing trains faster (see gemm.rs `streams_update`).
+   */
+  gemmUpdateStreams(g: { layout: number; n: number; k: number; ldc: number }): boolean {
+    return this.exports.wl_gemm_update_streams(g.layout, g.n, g.k, g.ldc) !== 0;
   }
 
   /** A scratch program area reused across calls of one-op programs. */

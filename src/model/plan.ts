@@ -5,7 +5,7 @@
  * batch's indices start, Adam's αₜ, the dropout step) and makes one call into wasm.
  */
 import type { Backend } from '../backend/backend.js';
-import { AccKind, DType, GEMM_KC, LossFlag, LossKind, ProgramBuilder, ops, type Program } from '../backend/program.js';
+import { AccKind, DType, LossFlag, LossKind, ProgramBuilder, ops, type Program } from '../backend/program.js';
 import type { Flow, Layer, EmitContext, Weight } from '../layers.js';
 import type { LossName } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
@@ -34,16 +34,18 @@ export interface PlanSpec {
 const dtypeCode = (t: Tensor) => (t.storageDtype === 'uint8' ? DType.u8 : t.storageDtype === 'int32' ? DType.i32 : DType.f32);
 
 /**
- * Whether a dense kernel's gradient is applied by the optimizer inside the GEMM that computes it (GEMM_ADAM:
- * the gradient is never stored) rather than stored by the GEMM and then applied by the optimizer's own op.
- * Off: on the 2-vCPU Intel Xeon of BENCHMARKS.md the separate update trains the seed model at batch 32
- * 1.09–1.24× as fast on Node 20 and 24, 1 and 2 threads (bench/ab-fuse.ts: paired epochs of two models in
- * one process), and at batch 128 1.01–1.10× as fast. The fused update walks
- * the parameter, m and v in 128-byte pieces of 2 KiB-strided rows, which the hardware prefetchers do not
- * follow, while the ADAM op streams them; storing and re-reading the gradient (3.2 MB a step) costs less.
+ * Whether a dense kernel's gradient may be applied by the optimizer inside the GEMM that computes it
+ * (GEMM_ADAM: the gradient is never stored) rather than stored by the GEMM and then applied by the
+ * optimizer's own op. It is, where the kernel streams the update (`Backend.gemmUpdateStreams`: the gradient
+ * of 16 rows is finished on the stack, then those rows of the parameter, m and v are updated in one
+ * contiguous run, as the ADAM op walks them): the seed model at batch 32 trains 1.09× as fast on Node 20
+ * and 24, 1 and 2 threads (bench/ab-fuse.ts, paired epochs of two models in one process). Elsewhere
+ * (wider layers, larger batches) the update would be applied per 4×8 tile, in 32-byte pieces of strided
+ * rows that the hardware prefetchers do not follow, which measured 1.09–1.24× slower than storing the
+ * gradient (the same bench, 2026-12-01), so those products stay separate.
  * Both give the same bits (test/determinism.test.ts), so this only chooses the faster schedule.
  */
-let fusedWeightUpdates = false;
+let fusedWeightUpdates = true;
 
 /** Tests and the bench: plans built after this call fuse weight updates (or not). Returns the previous setting. */
 export function setFusedWeightUpdates(on: boolean): boolean {
@@ -106,8 +108,7 @@ export class Plan {
       stepPatches: this.stepPatches,
       seedPatches: this.seedPatches,
       fuseUpdate: (w, gemm) => {
-        // The fused GEMM keeps no partial sums: the batch (its K) must fit one chunk.
-        if (!fusedWeightUpdates || B > GEMM_KC) return false;
+        if (!fusedWeightUpdates || !b.gemmUpdateStreams(gemm)) return false;
         const patch = spec.optimizer!.emitFused(pb, ref(w), gemm, b);
         if (!patch) return false;
         fused.add(w.tensor.id);

@@ -11,6 +11,10 @@
 //! are bitwise identical for any thread count. NN and TN skip the k at which a 4-row band's A values are
 //! all zero (`nonzero_ks`): images and ReLU outputs hold many zeros, and the skipped terms could not
 //! have changed a bit of the result.
+//! GEMM_ADAM is a weight gradient applied by Adam as it is finished, so that the gradient never goes to
+//! memory: where it is narrow and its B small (`streams_update`; the seed at batch 32), a few bands of
+//! it are finished on the stack and the update then streams their rows; elsewhere each tile updates its
+//! own 4×8 piece, which is slower than storing the gradient, so the planner fuses only the first kind.
 use crate::ops::act::RELU as ACT_RELU;
 use crate::ops::layout::{NN, NT, TN};
 use crate::ops::{GemmAdamArgs, GemmArgs, Kernel};
@@ -518,6 +522,109 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
 }
 
 
+/// Bands of 4 rows whose gradient `block_tn_update` finishes before updating their rows: each panel of B
+/// is then read from L1 by all of them in turn, not fetched again from L2 by each.
+const UPDATE_BANDS: usize = 4;
+/// The fused weight update streams the parameter rows it updates (`block_tn_update`) when its gradient is
+/// at most this wide: UPDATE_BANDS bands of gradient are kept on the stack (32 KiB)…
+const STREAM_MAX_N: usize = 512;
+/// …and when all of B, packed, fits this many floats (64 KiB of stack): K × N ≤ 32 × 512 for the seed at
+/// batch 32. B is then packed once per tile.
+const STREAM_PANEL_FLOATS: usize = 2 * KC * 8;
+
+/// Whether a fused weight update (TN with `adam`) runs as `block_tn_update`: the gradient of a few bands
+/// is finished on the stack, then the update streams those rows of the parameter, m and v — contiguous,
+/// as the optimizer's own op walks them — instead of updating them in 32-byte pieces per tile.
+#[inline]
+fn streams_update(g: &Gemm) -> bool {
+    g.adam.is_some() && streams(g.layout, g.n, g.k, g.ldc)
+}
+
+#[inline]
+fn streams(layout: u32, n: usize, k: usize, ldc: usize) -> bool {
+    layout == TN && ldc == n && n <= STREAM_MAX_N && k <= KC && k * n.next_multiple_of(8) <= STREAM_PANEL_FLOATS
+}
+
+/// Whether GEMM_ADAM on these operands would stream its update (`streams_update`). Only then is the fused
+/// update faster than a gradient GEMM followed by the ADAM op (bench/ab-fuse.ts); the planner
+/// (src/model/plan.ts) asks before fusing.
+#[no_mangle]
+pub extern "C" fn wl_gemm_update_streams(layout: u32, n: u32, k: u32, ldc: u32) -> u32 {
+    streams(layout, n as usize, k as usize, ldc as usize) as u32
+}
+
+/// TN with a fused Adam update over rows [i0, i1), all columns (`streams_update`). Each band's gradient is
+/// computed exactly as `block_kn` computes it (same tiles, same skipped zeros), into a stack buffer instead
+/// of C; the update then runs over the rows' contiguous elements with `adam4`/`adam1`, which give the
+/// same bits as the ADAM op whatever the vector/tail split (lane for lane the same operations).
+///
+/// # Safety
+/// As `block_kn`, with `streams_update(g)`; rows [i0, i1) of C, m and v belong to the calling tile alone.
+#[inline(never)]
+unsafe fn block_tn_update(g: &Gemm, i0: usize, i1: usize) {
+    let Some(u) = &g.adam else { return };
+    let kc = g.k;
+    let panels = g.n.div_ceil(8);
+    // Uninitialised for the reasons given in `block_kn`: every float read is written first.
+    let mut buf = core::mem::MaybeUninit::<[f32; STREAM_PANEL_FLOATS]>::uninit();
+    let buf = buf.as_mut_ptr() as *mut f32;
+    let mut grad = core::mem::MaybeUninit::<[f32; 4 * UPDATE_BANDS * STREAM_MAX_N]>::uninit();
+    let grad = grad.as_mut_ptr() as *mut f32;
+    let mut lists = core::mem::MaybeUninit::<[u16; UPDATE_BANDS * KC]>::uninit();
+    let lists = lists.as_mut_ptr() as *mut u16;
+    let mut finite = true;
+    for q in 0..panels {
+        let j0 = q * 8;
+        finite &= pack_b::<false>(g, 0, kc, j0, (g.n - j0).min(8), buf.add(q * kc * 8), true);
+    }
+    // The gradient of rows r0.. goes to `grad` (rows n apart) as a plain product.
+    let to = Gemm { c: grad, ldc: g.n, bias: core::ptr::null(), act: crate::ops::act::LINEAR, adam: None, ..*g };
+    let mut r0 = i0;
+    while r0 < i1 {
+        let r1 = (r0 + 4 * UPDATE_BANDS).min(i1);
+        let mut ks = [core::ptr::null::<u16>(); UPDATE_BANDS];
+        let mut nk = [kc; UPDATE_BANDS];
+        if finite {
+            for b in 0..UPDATE_BANDS {
+                let i = r0 + 4 * b;
+                if i + 4 <= r1 {
+                    let list = lists.add(b * KC);
+                    let n = nonzero_ks::<true>(g, i, 0, kc, list);
+                    if worth_skipping(n, kc) {
+                        (ks[b], nk[b]) = (list, n);
+                    }
+                }
+            }
+        }
+        for q in 0..panels {
+            let j0 = q * 8;
+            let (w, bp) = ((g.n - j0).min(8), buf.add(q * kc * 8));
+            let mut i = r0;
+            while i < r1 {
+                let (ap, ar, ak) = a_rows::<true>(g, i, 0);
+                let b = (i - r0) / 4;
+                let (ks, nk) = if i + 4 <= r1 { (ks[b], nk[b]) } else { (core::ptr::null(), kc) };
+                match (r1 - i).min(4) {
+                    4 => tile::<4>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
+                    3 => tile::<3>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
+                    2 => tile::<2>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
+                    _ => tile::<1>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
+                }
+                i += 4;
+            }
+        }
+        let o = r0 * g.n;
+        let (p, m, v) = (g.c.add(o), u.m.add(o), u.v.add(o));
+        crate::for_lanes(
+            0,
+            (r1 - r0) * g.n,
+            |e| adam4(&u.h, p.add(e), m.add(e), v.add(e), v128_load(grad.add(e) as *const v128)),
+            |e| adam1(&u.h, p.add(e), m.add(e), v.add(e), *grad.add(e)),
+        );
+        r0 = r1;
+    }
+}
+
 /// NT: R rows of A × S rows of B (= S output columns), dot products along K.
 ///
 /// # Safety
@@ -652,7 +759,8 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     }
     let nt_dot = nt_dot(g.layout, g.k);
     let (col_units, row_units) = units(g.layout, g.m, g.n, g.k);
-    let by_cols = if gradient_rows(g, tiles) && row_units >= tiles {
+    let streams = streams_update(g);
+    let by_cols = if (streams || gradient_rows(g, tiles)) && row_units >= tiles {
         false
     } else {
         col_units >= row_units || col_units >= 2 * tiles || tiles == 1
@@ -673,6 +781,7 @@ pub unsafe fn gemm_part(g: &Gemm, tile: usize, tiles: usize) {
     // (Node 20: 145 → 138 MB, `bench/seed-dist.mjs`; `--trace-wasm-compilation-times` gives the zones).
     match g.layout {
         NN => block_kn::<false, false>(g, i0, i1, p0, p1),
+        TN if streams && !by_cols => block_tn_update(g, i0, i1),
         TN => block_kn::<true, false>(g, i0, i1, p0, p1),
         _ if !nt_dot => block_kn::<false, true>(g, i0, i1, p0, p1),
         _ => block_nt(g, i0, i1, p0, p1),
