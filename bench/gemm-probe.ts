@@ -3,9 +3,10 @@
  * alternates the register-only peak loop and each GEMM, and reports each GEMM's fastest of 30 calls as a
  * fraction of the fastest peak call just before it (fastest calls: the least disturbed on a busy machine).
  * With several wasm directories, alternates between their builds round by round (A/B in one process):
- *   npx tsx bench/gemm-probe.ts [--threads 1] [--rounds 7] [--only NN32,TN32] [--mnist] [DIR …]   (default DIR: wasm)
+ *   npx tsx bench/gemm-probe.ts [--threads 1] [--rounds 7] [--only NN32,TN32] [--mnist] [--relaxed] [DIR …]   (default DIR: wasm)
  * --mnist: A of NN and TN is a batch of MNIST images (/255, 81% zeros), as in the seed's forward and weight
  * gradient, instead of dense random values; the fraction is then of the dense product's flops.
+ * --relaxed: the relaxed-SIMD builds (fused multiply-add; Node ≥ 22), against their own FMA peak.
  * The published figures come from `npm run bench -- gemm`.
  */
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ const threads = args.num('threads', 1);
 const rounds = args.num('rounds', 7);
 const only = args.str('only', '');
 const mnist = args.flag('mnist');
+const relaxed = args.flag('relaxed');
 const dirs = args.rest.length ? args.rest : ['wasm'];
 const PEAK_ITERS = 20_000;
 const shapes = [32, 128]
@@ -37,8 +39,9 @@ const bestPeak = dirs.map(() => 0);
 const bestGemm = dirs.map(() => shapes.map(() => 0));
 
 async function runBuild(dir: string, out: number[][], d: number) {
-  const v = threads > 1 ? 'simd-threads' : 'simd';
-  await init({ threads, wasmUrls: { [v]: resolve(dir, `wasm-layers-${v}.wasm`) } });
+  const v = `${relaxed ? 'relaxed' : 'simd'}${threads > 1 ? '-threads' : ''}`;
+  await init({ threads, relaxedSimd: relaxed, wasmUrls: { [v]: resolve(dir, `wasm-layers-${v}.wasm`) } });
+  if (backend().info.variant !== v) throw new Error(`gemm-probe: asked for ${v}, got ${backend().info.variant}`);
   const b = backend();
   const peak = () => {
     let best = Infinity; // ms per flop
