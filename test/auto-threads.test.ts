@@ -62,6 +62,33 @@ describe("threads: 'auto'", () => {
     expect(used.slice(100).filter((t) => t === 2).length).toBeLessThan(2900 * 0.05); // the pool only in comparisons
   });
 
+  it('a program built again for the same model and batch (same length) starts where its predecessor left off', () => {
+    // A busy machine: the pool is slower. One program runs 1,000 times, then a rebuilt one of the same length
+    // (a second fit), then one of another length (another batch size or model).
+    let clock = 0;
+    let threads = 2;
+    const a = new AutoThreads(2, (t) => (threads = t), () => {}, () => clock);
+    const run = (ptr: number, words: number, n: number) => {
+      const used: number[] = [];
+      for (let r = 0; r < n; r++) {
+        a.begin(ptr, words);
+        used.push(threads);
+        clock += threads === 2 ? 2.5 : 1.8;
+        a.end();
+      }
+      return used;
+    };
+    const first = run(4096, 100, 1000);
+    expect(first.slice(0, 23).every((t) => t === 2)).toBe(true); // the first program starts on the pool
+    const again = run(8192, 100, 1000);
+    // On one thread from its first run; its first comparison (8 runs on the pool) comes after the spacing the
+    // first program had reached (768 runs), not after 24.
+    expect(again.indexOf(2)).toBe(767);
+    expect(again.filter((t) => t === 2).length).toBe(8);
+    const other = run(12288, 77, 30);
+    expect(other.slice(0, 23).every((t) => t === 2)).toBe(true);
+  });
+
   it('a switch costs the first run of each block nothing in the comparison (a woken pool is not counted)', () => {
     // The first run after each switch to the pool is slow (workers waking); steady runs are fast.
     let last = 0;

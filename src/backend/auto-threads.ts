@@ -9,8 +9,11 @@
  * only when it was faster by a margin. When it is not, its extra threads would only take cores from
  * whatever else runs: with one other CPU-bound process on two cores the OS gives this process one core's
  * worth for all its threads, and one thread and two came out even (bench/fit.ts, contention rounds). The
- * comparisons get rarer while the answer stays the same. Results do not depend on it: tiles are the same
- * whatever the thread count (see crates/kernels/src/pool.rs).
+ * comparisons get rarer while the answer stays the same. A program built again for the same model and batch
+ * (each `fit` plans its steps anew over its own index buffer) has the same length, and starts from the
+ * decision and spacing its predecessor reached, instead of 24 runs on the pool and a fresh series of
+ * comparisons. Results do not depend on any of it: tiles are the same whatever the thread count (see
+ * crates/kernels/src/pool.rs).
  *
  * The cost: one `performance.now()` pair and one Map lookup per run, and a few runs on the slower
  * setting per comparison (about 1% of the runs once the answer is stable).
@@ -32,6 +35,8 @@ const MAX_INTERVAL = 1536;
 const MARGIN = 1.04;
 
 interface ProgramStats {
+  /** The program's length in words. */
+  words: number;
   runs: number;
   /** Threads this program runs on outside comparisons. */
   choice: number;
@@ -53,6 +58,8 @@ export interface AutoThreadsState {
 
 export class AutoThreads {
   private readonly programs = new Map<number, ProgramStats>();
+  /** The last decision for programs of each length: where a new program of that length starts. */
+  private readonly byLength = new Map<number, { choice: number; interval: number }>();
   private mostRuns = 0;
   private current = -1;
   private startedAt = 0;
@@ -82,7 +89,8 @@ export class AutoThreads {
     const key = ptr * 4194304 + words; // exact: ptr < 2^32, words < 2^22
     let s = this.programs.get(key);
     if (!s) {
-      s = { runs: 0, choice: this.pool, interval: FIRST_INTERVAL, nextProbe: FIRST_INTERVAL, probing: 0, sum: [0, 0], worst: [0, 0] };
+      const { choice, interval } = this.byLength.get(words) ?? { choice: this.pool, interval: FIRST_INTERVAL };
+      s = { words, runs: 0, choice, interval, nextProbe: interval, probing: 0, sum: [0, 0], worst: [0, 0] };
       this.programs.set(key, s);
     }
     s.runs++;
@@ -126,6 +134,7 @@ export class AutoThreads {
     s.choice = one > all * MARGIN ? this.pool : 1;
     s.interval = s.choice === before ? Math.min(MAX_INTERVAL, s.interval * 2) : FIRST_INTERVAL;
     s.nextProbe = s.runs + s.interval;
+    this.byLength.set(s.words, { choice: s.choice, interval: s.interval });
     if (s.runs >= this.mostRuns) {
       this.mostRuns = s.runs;
       const f = (x: number) => (x >= 1 ? x.toFixed(2) : x.toPrecision(2));
