@@ -110,16 +110,26 @@ fn stopped() -> Option<Stop> {
     }
 }
 
+/// How long a thread waiting for tiles to finish (`wait_done`) sleeps at most, in ns: bounded so that a
+/// FAILED/ABORT raised without a notify is still seen.
+const DONE_SLEEP_NS: i64 = 2_000_000;
+/// How long an idle worker, waiting for the next job, sleeps at most. It has no job to fail or abort, and is
+/// woken by the first job that includes it (`run_job`) and by shutdown; no notify can be missed (the epoch
+/// is compared when the wait starts). A short bound would wake it 500 times a second for nothing — between
+/// training runs, and all along when threads: 'auto' leaves it out because the other core is busy, where
+/// each such wake preempted the thread running the jobs (its involuntary context switches fell from ~600
+/// to under 100 per 15,000-sample epoch).
+const IDLE_SLEEP_NS: i64 = 1_000_000_000;
+
 #[cfg(target_feature = "atomics")]
-fn sleep_on(word: &AtomicU32, val: u32) {
-    // Bounded sleep so that a FAILED/ABORT raised without a notify is still seen.
+fn sleep_on(word: &AtomicU32, val: u32, ns: i64) {
     // SAFETY: `word` is an aligned AtomicU32 of CTRL in linear memory; waiting on it reads nothing else.
     unsafe {
-        core::arch::wasm32::memory_atomic_wait32(word.as_ptr() as *mut i32, val as i32, 2_000_000);
+        core::arch::wasm32::memory_atomic_wait32(word.as_ptr() as *mut i32, val as i32, ns);
     }
 }
 #[cfg(not(target_feature = "atomics"))]
-fn sleep_on(_: &AtomicU32, _: u32) {}
+fn sleep_on(_: &AtomicU32, _: u32, _: i64) {}
 
 #[cfg(target_feature = "atomics")]
 fn wake_all(word: &AtomicU32) {
@@ -214,7 +224,7 @@ impl Worker {
             } else {
                 // Whoever holds the missing tiles is not running: give up this core to it.
                 CTRL.done_sleepers.fetch_add(1, SeqCst);
-                sleep_on(&CTRL.done, d);
+                sleep_on(&CTRL.done, d, DONE_SLEEP_NS);
                 CTRL.done_sleepers.fetch_sub(1, SeqCst);
                 idle = 0;
             }
@@ -304,7 +314,7 @@ pub extern "C" fn wl_worker_main(tid: u32) {
                 }
                 i = spin + 1;
                 CTRL.idle_sleepers.fetch_add(1, SeqCst);
-                sleep_on(&CTRL.epoch, seen);
+                sleep_on(&CTRL.epoch, seen, IDLE_SLEEP_NS);
                 CTRL.idle_sleepers.fetch_sub(1, SeqCst);
             }
         }
