@@ -107,7 +107,9 @@ function config(quick: boolean) {
         cpuSteps: 300,
         cpuWarmup: 10,
         idleBudgetMs: 240_000,
-        contentionRounds: 3,
+        // Six: one configuration against another under contention is a tie within ±20% per pair here, and three
+        // pairs decided the median by chance (BENCHMARKS.md, 2026-12-02); six put each configuration first twice.
+        contentionRounds: 6,
         contentionSamples: 30_000,
         nativeSamples: MNIST_TRAIN,
       };
@@ -776,7 +778,7 @@ async function contentionRounds(cfg: ReturnType<typeof config>, raw: Awaited<Ret
       }
     };
     // The order rotates by round, so that the host's drift within a round (this VM's host changes speed
-    // within minutes) does not always favour the same configuration; three rounds put each one first once.
+    // within minutes) does not always favour the same configuration; every three rounds put each one first once.
     for (let round = 1; round <= cfg.contentionRounds; round++) {
       const rs = new Map<number | 'auto', Awaited<ReturnType<typeof one>>>();
       for (let k = 0; k < 3; k++) {
