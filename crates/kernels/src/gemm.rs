@@ -435,6 +435,37 @@ unsafe fn a_rows<const T: bool>(g: &Gemm, i0: usize, k0: usize) -> (*const f32, 
     }
 }
 
+/// Packs panels [q0, q1) of B (its rows k0..k0+kc) one after another into `buf`, kc × 8 floats each, and
+/// returns whether every value is finite (with `check`; see `pack_b`).
+///
+/// # Safety
+/// As `pack_b` for each panel; `buf` has room for (q1 − q0) × kc × 8 floats.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_panels<const BT: bool>(g: &Gemm, k0: usize, kc: usize, q0: usize, q1: usize, buf: *mut f32, check: bool) -> bool {
+    let mut finite = true;
+    for q in q0..q1 {
+        let j0 = q * 8;
+        finite &= pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.add((q - q0) * kc * 8), check);
+    }
+    finite
+}
+
+/// `tile` for a band of `rows` (1 to 4) rows: the one place that picks its row count.
+///
+/// # Safety
+/// As `tile` with R = rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_rows(rows: usize, g: &Gemm, ap: *const f32, arow: usize, astep: usize, bp: *const f32, kc: usize, ks: *const u16, nk: usize, i0: usize, j0: usize, w: usize, first: bool, last: bool) {
+    match rows {
+        4 => tile::<4>(g, ap, arow, astep, bp, kc, ks, nk, i0, j0, w, first, last),
+        3 => tile::<3>(g, ap, arow, astep, bp, kc, ks, nk, i0, j0, w, first, last),
+        2 => tile::<2>(g, ap, arow, astep, bp, kc, ks, nk, i0, j0, w, first, last),
+        _ => tile::<1>(g, ap, arow, astep, bp, kc, ks, nk, i0, j0, w, first, last),
+    }
+}
+
 /// NN/TN over rows [i0,i1) and 8-column panels [p0,p1). The last panel may be narrower than 8; it is
 /// computed zero-padded, which leaves every stored element's arithmetic unchanged.
 ///
@@ -481,12 +512,8 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
             let mut q0 = p0;
             while q0 < p1 {
                 let q1 = (q0 + group).min(p1);
-                let mut finite = true;
-                for q in q0..q1 {
-                    let j0 = q * 8;
-                    finite &= pack_b::<BT>(g, k0, kc, j0, (g.n - j0).min(8), buf.add((q - q0) * kc * 8), sparse);
-                }
-                let sparse = sparse && finite;
+                // Packing first: it must run whether or not the bands skip anything.
+                let sparse = pack_panels::<BT>(g, k0, kc, q0, q1, buf, sparse) && sparse;
                 let band = |i: usize, rows: usize| {
                     let (ap, ar, ak) = a_rows::<T>(g, i, k0);
                     let b = (i - r0) / 4;
@@ -494,12 +521,7 @@ unsafe fn block_kn<const T: bool, const BT: bool>(g: &Gemm, i0: usize, i1: usize
                     for q in q0..q1 {
                         let j0 = q * 8;
                         let (w, bp) = ((g.n - j0).min(8), buf.add((q - q0) * kc * 8));
-                        match rows {
-                            4 => tile::<4>(g, ap, ar, ak, bp, kc, ks, n, i, j0, w, first, last),
-                            3 => tile::<3>(g, ap, ar, ak, bp, kc, ks, n, i, j0, w, first, last),
-                            2 => tile::<2>(g, ap, ar, ak, bp, kc, ks, n, i, j0, w, first, last),
-                            _ => tile::<1>(g, ap, ar, ak, bp, kc, ks, n, i, j0, w, first, last),
-                        }
+                        tile_rows(rows, g, ap, ar, ak, bp, kc, ks, n, i, j0, w, first, last);
                     }
                 };
                 let mut i = r0;
@@ -572,11 +594,7 @@ unsafe fn block_tn_update(g: &Gemm, i0: usize, i1: usize) {
     let grad = grad.as_mut_ptr() as *mut f32;
     let mut lists = core::mem::MaybeUninit::<[u16; UPDATE_BANDS * KC]>::uninit();
     let lists = lists.as_mut_ptr() as *mut u16;
-    let mut finite = true;
-    for q in 0..panels {
-        let j0 = q * 8;
-        finite &= pack_b::<false>(g, 0, kc, j0, (g.n - j0).min(8), buf.add(q * kc * 8), true);
-    }
+    let finite = pack_panels::<false>(g, 0, kc, 0, panels, buf, true);
     // The gradient of rows r0.. goes to `grad` (rows n apart) as a plain product.
     let to = Gemm { c: grad, ldc: g.n, bias: core::ptr::null(), act: crate::ops::act::LINEAR, adam: None, ..*g };
     let mut r0 = i0;
@@ -604,12 +622,7 @@ unsafe fn block_tn_update(g: &Gemm, i0: usize, i1: usize) {
                 let (ap, ar, ak) = a_rows::<true>(g, i, 0);
                 let b = (i - r0) / 4;
                 let (ks, nk) = if i + 4 <= r1 { (ks[b], nk[b]) } else { (core::ptr::null(), kc) };
-                match (r1 - i).min(4) {
-                    4 => tile::<4>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
-                    3 => tile::<3>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
-                    2 => tile::<2>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
-                    _ => tile::<1>(&to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true),
-                }
+                tile_rows((r1 - i).min(4), &to, ap, ar, ak, bp, kc, ks, nk, i - r0, j0, w, true, true);
                 i += 4;
             }
         }
