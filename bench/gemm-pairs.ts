@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { backend, disposeBackend, init } from '../src/backend/backend.js';
 import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
 import { cpuSnapshot } from './cpu.js';
-import { WasmBuffers, devArgs, randomF32 } from './util.js';
+import { WasmBuffers, devArgs, gemmDims, randomF32 } from './util.js';
 
 const args = devArgs();
 const pairs = args.num('pairs', 40);
@@ -45,8 +45,7 @@ for (let r = 0; r < rounds; r++) {
     for (const [i, s] of shapes.entries()) {
       const bufs = new WasmBuffers(b);
       try {
-        const [ar, ac] = s.layout === 'TN' ? [s.k, s.m] : [s.m, s.k];
-        const [br, bc] = s.layout === 'NT' ? [s.n, s.k] : [s.k, s.n];
+        const { a: [ar, ac], b: [br, bc] } = gemmDims(s.layout, s.m, s.n, s.k);
         const a = bufs.f32(randomF32(ar * ac, 7 + i));
         const bb = bufs.f32(randomF32(br * bc, 8 + i));
         const c = bufs.f32(s.m * s.n);

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { backend, init } from '../src/backend/backend.js';
 import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
 import { datasets } from '../src/index.js';
-import { WasmBuffers, devArgs, randomF32 } from './util.js';
+import { WasmBuffers, devArgs, gemmDims, randomF32 } from './util.js';
 
 const args = devArgs();
 const threads = args.num('threads', 1);
@@ -55,8 +55,7 @@ async function runBuild(dir: string, out: number[][], d: number) {
   };
   for (const [i, s] of shapes.entries()) {
     const bufs = new WasmBuffers(b);
-    const [ar, ac] = s.layout === 'TN' ? [s.k, s.m] : [s.m, s.k];
-    const [br, bc] = s.layout === 'NT' ? [s.n, s.k] : [s.k, s.n];
+    const { a: [ar, ac], b: [br, bc] } = gemmDims(s.layout, s.m, s.n, s.k);
     // NN's A is [B, 784] and TN's [B, 784]: both a batch of images when --mnist.
     const pa = bufs.f32(images && s.layout !== 'NT' ? images.subarray(0, ar * ac) : randomF32(ar * ac, 7 + i));
     const pbb = bufs.f32(randomF32(br * bc, 8 + i));

@@ -16,7 +16,7 @@
 import { backend, disposeBackend } from '../src/backend/backend.js';
 import { Act, Layout, ProgramBuilder, ops } from '../src/backend/program.js';
 import { describeTfjsWasm, tfjsWasm } from './tfjs.js';
-import { WasmBuffers, contentionSummary, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
+import { WasmBuffers, contentionSummary, gemmDims, initThreads, fmt, fmtM, measure, printTable, randomF32, type BenchOptions, type BenchReport, type Measurement } from './util.js';
 
 type LayoutName = keyof typeof Layout;
 
@@ -58,12 +58,8 @@ function shapes(batch: number): Shape[] {
   ];
 }
 
-/** Stored operand shapes: NN A [m,k] B [k,n]; TN A [k,m] B [k,n]; NT A [m,k] B [n,k]. */
 function dims(s: Shape): { a: [number, number]; b: [number, number] } {
-  const { m, n, k } = s;
-  if (s.layout === 'TN') return { a: [k, m], b: [k, n] };
-  if (s.layout === 'NT') return { a: [m, k], b: [n, k] };
-  return { a: [m, k], b: [k, n] };
+  return gemmDims(s.layout, s.m, s.n, s.k);
 }
 
 function shapeLabel(s: Shape): string {

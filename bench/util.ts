@@ -194,6 +194,16 @@ export async function idleCheck(ms = 1000): Promise<number> {
 // ---------------------------------------------------------------------------------------------------------
 // Operands in wasm memory
 
+/**
+ * Stored operand shapes of a GEMM (rows, columns; row-major, leading dimension = columns) in each layout:
+ * NN A [m,k] B [k,n]; TN A [k,m] B [k,n]; NT A [m,k] B [n,k]. C is [m,n].
+ */
+export function gemmDims(layout: 'NN' | 'NT' | 'TN', m: number, n: number, k: number): { a: [number, number]; b: [number, number] } {
+  if (layout === 'TN') return { a: [k, m], b: [k, n] };
+  if (layout === 'NT') return { a: [m, k], b: [n, k] };
+  return { a: [m, k], b: [k, n] };
+}
+
 /** Deterministic pseudo-random floats in [lo, hi) (xorshift32). */
 export function randomF32(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);
